@@ -1,0 +1,202 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Measure the audit trail: verifier throughput and callback overhead.
+
+(a) verifier throughput: a trail of --records generated records is verified on
+    one core; target >= 200,000 records/s.
+(b) callback overhead: a playbook of --tasks tasks on localhost (-c local) runs
+    --repeats times with and without twovalue.sla.audit, alternating; the
+    ratio of the median wall times minus one is the overhead; target < 5 %.
+
+Run from the repository root:  .venv/bin/python benchmarks/audit.py
+Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_COLLECTIONS = os.path.join(_ROOT, ".cache", "collections")
+
+
+def _import_audit():
+    link = os.path.join(_COLLECTIONS, "ansible_collections", "twovalue", "sla")
+    if not os.path.islink(link) and not os.path.isdir(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(_ROOT, link)
+    sys.path.insert(0, _COLLECTIONS)
+    from ansible_collections.twovalue.sla.plugins.module_utils import sla_audit
+
+    return sla_audit
+
+
+def _generate_trail(sla_audit, path: str, count: int) -> int:
+    """Write a realistic trail directly (one writer, no lock) to keep generation short."""
+    prev = sla_audit.GENESIS_HASH
+    template = sla_audit.build_record(
+        kind="task",
+        run_id="0f8b7c1e2d3a4b5c6d7e8f9012345678",
+        operator="ops",
+        customer="acme",
+        host="web1.acme.example",
+        tier="medium",
+        activity="security_updates",
+        action="ansible.builtin.apt",
+        status="changed",
+        result={"changed": True, "failed": False, "msg": "1 package upgraded"},
+    )
+    batch = []
+    with open(path, "wb") as handle:
+        for seq in range(1, count + 1):
+            record = dict(template, item=f"Install pending security updates ({seq})")
+            line, prev = sla_audit.encode_record(record, prev, seq)
+            batch.append(line)
+            if len(batch) >= 10000:
+                handle.write(b"".join(batch))
+                batch.clear()
+        handle.write(b"".join(batch))
+    return os.path.getsize(path)
+
+
+def _bench_verify(sla_audit, count: int) -> dict:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "acme.jsonl")
+        size = _generate_trail(sla_audit, path, count)
+        best = None
+        for _ in range(2):
+            start = time.perf_counter()
+            report = sla_audit.verify_trail(path)
+            elapsed = time.perf_counter() - start
+            if not report.valid or report.records != count:
+                raise SystemExit(f"benchmark trail did not verify: {report.summary()}")
+            best = elapsed if best is None else min(best, elapsed)
+    return {
+        "verify_records": count,
+        "verify_bytes": size,
+        "verify_seconds": round(best, 3),
+        "verify_records_per_s": int(count / best),
+    }
+
+
+_PLAYBOOK_HEAD = """\
+- name: Audit overhead benchmark
+  hosts: all
+  gather_facts: false
+  tasks:
+"""
+_TASK = """\
+    - name: Step {n}
+      ansible.builtin.debug:
+        msg: "step {n}"
+      changed_when: {changed}
+"""
+
+
+def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> float:
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = os.path.join(_ROOT, "ansible.cfg")
+    env["ANSIBLE_COLLECTIONS_PATH"] = _COLLECTIONS
+    env["ANSIBLE_STDOUT_CALLBACK"] = "default"
+    env["SLA_AUDIT_DIR"] = os.path.join(workdir, "audit")
+    env.pop("SLA_AUDIT_KEY_FILE", None)
+    if with_callback:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "twovalue.sla.audit"
+    else:
+        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        "sla_customer=bench",
+        playbook,
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=workdir)
+    return time.perf_counter() - start
+
+
+def _bench_callback(tasks: int, repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        playbook = os.path.join(tmp, "bench.yml")
+        with open(playbook, "w", encoding="utf-8") as handle:
+            handle.write(_PLAYBOOK_HEAD)
+            for number in range(tasks):
+                handle.write(_TASK.format(n=number, changed="true" if number % 2 else "false"))
+        _run_playbook(tmp, playbook, with_callback=False)  # warm caches
+        without, with_audit = [], []
+        for _ in range(repeats):
+            without.append(_run_playbook(tmp, playbook, with_callback=False))
+            with_audit.append(_run_playbook(tmp, playbook, with_callback=True))
+        trail = os.path.join(tmp, "audit", "bench.jsonl")
+        with open(trail, "rb") as handle:
+            records = sum(1 for _ in handle)
+    base = statistics.median(without)
+    audited = statistics.median(with_audit)
+    return {
+        "playbook_tasks": tasks,
+        "playbook_repeats": repeats,
+        "playbook_seconds_without": round(base, 3),
+        "playbook_seconds_with": round(audited, 3),
+        "callback_overhead_pct": round((audited / base - 1) * 100, 2),
+        "trail_records_written": records,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-playbook", action="store_true")
+    args = parser.parse_args(argv)
+
+    sla_audit = _import_audit()
+    figures = _bench_verify(sla_audit, args.records)
+    if not args.skip_playbook:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+        figures.update(_bench_callback(args.tasks, args.repeats))
+
+    rows = [
+        ("verifier throughput", f"{figures['verify_records_per_s']:,} records/s", ">= 200,000"),
+        (
+            "verify time",
+            f"{figures['verify_seconds']} s for {figures['verify_records']:,} records",
+            "",
+        ),
+    ]
+    if "callback_overhead_pct" in figures:
+        rows.append(
+            (
+                "callback overhead",
+                f"{figures['callback_overhead_pct']} % "
+                f"({figures['playbook_seconds_with']} s vs {figures['playbook_seconds_without']} s,"
+                f" {figures['playbook_tasks']} tasks, median of {figures['playbook_repeats']})",
+                "< 5 %",
+            )
+        )
+    width = max(len(row[0]) for row in rows)
+    print(f"{'measure'.ljust(width)}  value  (target)")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value}  {('(' + target + ')') if target else ''}")
+    figures["verify_target_met"] = figures["verify_records_per_s"] >= 200_000
+    if "callback_overhead_pct" in figures:
+        figures["overhead_target_met"] = figures["callback_overhead_pct"] < 5
+    print(json.dumps(figures, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
