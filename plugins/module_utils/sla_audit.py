@@ -22,6 +22,7 @@ This file is standard library only: it runs as a script
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import errno
@@ -29,6 +30,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import socket
@@ -146,7 +148,7 @@ class VerificationReport:
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def controller_name() -> str:
@@ -161,7 +163,9 @@ def load_key(key_file: str | None) -> bytes | None:
         with open(os.path.expanduser(key_file), "rb") as handle:
             key = handle.read().rstrip(b"\r\n")
     except OSError as exc:
-        raise AuditError(f"cannot read audit key file {key_file}: {exc.strerror}") from exc
+        raise AuditError(
+            f"cannot read audit key file {key_file}: {exc.strerror}"
+        ) from exc
     if not key:
         raise AuditError(f"audit key file {key_file} is empty")
     return key
@@ -182,15 +186,23 @@ class Redactor:
     float, bool, None), so it can be serialised canonically.
     """
 
-    def __init__(self, secret_values=(), secret_keys=(), key_pattern=DEFAULT_SECRET_KEY_PATTERN):
-        values = {str(value) for value in secret_values if value is not None and str(value)}
+    def __init__(
+        self, secret_values=(), secret_keys=(), key_pattern=DEFAULT_SECRET_KEY_PATTERN
+    ):
+        values = {
+            str(value) for value in secret_values if value is not None and str(value)
+        }
         self._exact = frozenset(values)
         inline = sorted(
             (value for value in values if len(value) >= MIN_INLINE_SECRET_LENGTH),
             key=len,
             reverse=True,
         )
-        self._inline = re.compile("|".join(re.escape(value) for value in inline)) if inline else None
+        self._inline = (
+            re.compile("|".join(re.escape(value) for value in inline))
+            if inline
+            else None
+        )
         self._secret_keys = frozenset(str(key).lower() for key in secret_keys)
         self._key_pattern = key_pattern
 
@@ -215,7 +227,7 @@ class Redactor:
         if isinstance(value, int):
             return REDACTED if str(value) in self._exact else int(value)
         if isinstance(value, float):
-            if value != value or value in (float("inf"), float("-inf")):
+            if math.isnan(value) or math.isinf(value):
                 return str(value)
             return REDACTED if repr(value) in self._exact else float(value)
         if isinstance(value, str):
@@ -226,15 +238,95 @@ class Redactor:
             redacted = {}
             for key, item in value.items():
                 key_text = self.redact_text(str(key))
-                if self.is_secret_key(str(key)) and item is not None and not isinstance(item, bool):
+                if (
+                    self.is_secret_key(str(key))
+                    and item is not None
+                    and not isinstance(item, bool)
+                ):
                     redacted[key_text] = REDACTED
                 else:
                     redacted[key_text] = self(item, _depth + 1)
             return redacted
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+            items = (
+                sorted(value, key=repr)
+                if isinstance(value, (set, frozenset))
+                else value
+            )
             return [self(item, _depth + 1) for item in items]
         return self.redact_text(str(value))
+
+
+# Variables that mirror or describe others; walking them would repeat work
+# (hostvars holds every host) without finding any secret not found directly.
+_MAGIC_VARIABLES = frozenset(
+    {
+        "hostvars",
+        "vars",
+        "groups",
+        "group_names",
+        "omit",
+        "play_hosts",
+        "ansible_play_hosts",
+        "ansible_play_hosts_all",
+        "ansible_play_batch",
+        "ansible_facts",
+        "environment",
+    }
+)
+
+
+def collect_secret_values(variables, secret_var_names=(), render=None) -> set[str]:
+    """Plaintexts of vault-encrypted values, and values of variables named as secret.
+
+    ``variables`` is a host's variables on the controller; ``render`` optionally
+    turns a templated value of a named secret variable into its real value.
+    Runs only where ansible-core is importable (the controller).
+    """
+    # Imported here so that the verifier CLI needs nothing but the standard library.
+    from ansible.parsing.vault import VaultHelper
+
+    names = frozenset(secret_var_names or ())
+    found: set[str] = set()
+
+    def _walk(value, depth: int, named_secret: bool) -> None:
+        if depth > 32:
+            return
+        if VaultHelper.get_ciphertext(value, with_tags=False) is not None:
+            # A value that cannot be decrypted cannot leak either.
+            with contextlib.suppress(Exception):
+                found.add(str(value))
+            return
+        if isinstance(value, dict):
+            for item in value.values():
+                _walk(item, depth + 1, named_secret)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                _walk(item, depth + 1, named_secret)
+        elif (
+            named_secret
+            and isinstance(value, (str, int, float))
+            and not isinstance(value, bool)
+        ):
+            found.add(str(value))
+
+    for name, value in variables.items():
+        if name in _MAGIC_VARIABLES:
+            continue
+        named_secret = name in names
+        if (
+            named_secret
+            and render is not None
+            and isinstance(value, str)
+            and "{{" in value
+        ):
+            found.add(str(value))
+            # The raw template text is redacted even when it cannot be rendered.
+            with contextlib.suppress(Exception):
+                value = render(value)
+        _walk(value, 0, named_secret)
+    found.discard("")
+    return found
 
 
 def build_record(**fields) -> dict:
@@ -261,15 +353,23 @@ def _digest(data: bytes, key: bytes | None) -> str:
     return hmac.digest(key, data, "sha256").hex()
 
 
-def encode_record(record: dict, prev: str, seq: int, key: bytes | None = None) -> tuple[bytes, str]:
+def encode_record(
+    record: dict, prev: str, seq: int, key: bytes | None = None
+) -> tuple[bytes, str]:
     """Serialise one record as a trail line; returns (line bytes, hash)."""
     body = json.dumps(
-        record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        record,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
     )
     if not body.startswith("{") or body == "{}":
         raise ValueError("an audit record must be a non-empty mapping")
     alg = ALG_HMAC_SHA256 if key is not None else ALG_SHA256
-    hashed = f'"prev":"{prev}","seq":{int(seq)},"alg":"{alg}",{body[1:]}'.encode("ascii")
+    hashed = f'"prev":"{prev}","seq":{int(seq)},"alg":"{alg}",{body[1:]}'.encode(
+        "ascii"
+    )
     digest = _digest(hashed, key)
     return b'{"hash":"' + digest.encode("ascii") + b'",' + hashed + b"\n", digest
 
@@ -366,7 +466,9 @@ class AuditTrail:
         except FileNotFoundError:
             return 0, GENESIS_HASH
         except OSError as exc:
-            raise AuditError(f"cannot read audit trail {self.path}: {exc.strerror}") from exc
+            raise AuditError(
+                f"cannot read audit trail {self.path}: {exc.strerror}"
+            ) from exc
         try:
             _size, digest, seq, _alg = self._read_tail(fd)
             return seq, digest
@@ -406,7 +508,9 @@ class AuditTrail:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         except OSError as exc:
-            raise AuditError(f"cannot open audit trail {self.path}: {exc.strerror}") from exc
+            raise AuditError(
+                f"cannot open audit trail {self.path}: {exc.strerror}"
+            ) from exc
         try:
             size, prev, seq, alg = self._read_tail(fd)
             if alg == ALG_HMAC_SHA256 and self._key is None:
@@ -453,7 +557,9 @@ class _FileLock:
         try:
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o640)
         except OSError as exc:
-            raise AuditError(f"cannot open audit lock {self._path}: {exc.strerror}") from exc
+            raise AuditError(
+                f"cannot open audit lock {self._path}: {exc.strerror}"
+            ) from exc
         deadline = time.monotonic() + self._timeout
         pause = 0.0005
         while True:
@@ -463,7 +569,9 @@ class _FileLock:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                     os.close(self._fd)
-                    raise AuditError(f"cannot lock {self._path}: {exc.strerror}") from exc
+                    raise AuditError(
+                        f"cannot lock {self._path}: {exc.strerror}"
+                    ) from exc
             if time.monotonic() >= deadline:
                 os.close(self._fd)
                 raise AuditError(
@@ -525,11 +633,15 @@ def verify_trail(
     sha256 = hashlib.sha256
     hmac_digest = hmac.digest
     line_number = 0
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return _break(report, None, None, "truncated" if head else "missing", "trail file is absent")
-    with handle:
+    if not os.path.exists(path):
+        return _break(
+            report,
+            None,
+            None,
+            "truncated" if head else "missing",
+            "trail file is absent",
+        )
+    with open(path, "rb") as handle:
         for line_number, line in enumerate(handle, 1):
             # startswith/endswith with offsets avoid allocating slices per line.
             if not (
@@ -579,7 +691,12 @@ def verify_trail(
                 )
             if seq != expected_seq or line[83:147] != expected_prev:
                 return _classify_link_break(
-                    report, handle, line_number, seq, expected_seq, line[83:147] == expected_prev
+                    report,
+                    handle,
+                    line_number,
+                    seq,
+                    expected_seq,
+                    line[83:147] == expected_prev,
                 )
             if deep:
                 problem = _deep_check(line)
@@ -594,7 +711,11 @@ def verify_trail(
     report.head_seq = expected_seq - 1
     if key is not None and line_number and not keyed_seen:
         return _break(
-            report, None, None, "downgraded", "a key was given but no record is HMAC-keyed"
+            report,
+            None,
+            None,
+            "downgraded",
+            "a key was given but no record is HMAC-keyed",
         )
     if head_bytes is not None and not head_found:
         return _break(
@@ -628,7 +749,9 @@ def _malformed(report, line_number, line: bytes) -> VerificationReport:
             "truncated",
             "the last record is incomplete (interrupted write or cut file)",
         )
-    return _break(report, line_number, None, "malformed", "not a trail record (damaged prefix)")
+    return _break(
+        report, line_number, None, "malformed", "not a trail record (damaged prefix)"
+    )
 
 
 def _classify_link_break(report, handle, line_number, seq, expected_seq, prev_matches):
@@ -705,7 +828,9 @@ def verify_path(
         if head:
             raise AuditError("--head applies to one trail file, not a directory")
         names = sorted(name for name in os.listdir(path) if name.endswith(".jsonl"))
-        return [verify_trail(os.path.join(path, name), key=key, deep=deep) for name in names]
+        return [
+            verify_trail(os.path.join(path, name), key=key, deep=deep) for name in names
+        ]
     return [verify_trail(path, key=key, head=head, deep=deep)]
 
 
@@ -719,12 +844,18 @@ def main(argv=None) -> int:
         prog="sla_audit", description="Verify twovalue.sla audit trails."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="verify a trail file or an audit directory")
+    verify = commands.add_parser(
+        "verify", help="verify a trail file or an audit directory"
+    )
     verify.add_argument("path")
-    verify.add_argument("--head", help="published head hash the trail must still contain")
+    verify.add_argument(
+        "--head", help="published head hash the trail must still contain"
+    )
     verify.add_argument("--key-file", help="HMAC key file the trail was written with")
     verify.add_argument("--json", action="store_true", help="one JSON object per trail")
-    verify.add_argument("--deep", action="store_true", help="also parse every record as JSON")
+    verify.add_argument(
+        "--deep", action="store_true", help="also parse every record as JSON"
+    )
     head = commands.add_parser("head", help="print the seq and hash of the last record")
     head.add_argument("path")
     args = parser.parse_args(argv)
@@ -754,7 +885,11 @@ def main(argv=None) -> int:
         print(f"sla_audit: {exc}", file=sys.stderr)
         return 2
     for report in reports:
-        print(json.dumps(report.as_dict(), sort_keys=True) if args.json else report.summary())
+        print(
+            json.dumps(report.as_dict(), sort_keys=True)
+            if args.json
+            else report.summary()
+        )
     if any(report.problem == "key_required" for report in reports):
         return 2
     return 0 if all(report.valid for report in reports) else 1

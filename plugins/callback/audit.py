@@ -1,0 +1,356 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: audit
+type: aggregate
+short_description: Record every task result in the customer's tamper-evident SLA audit trail
+description:
+  - Appends one record per task result and host (ok, changed, failed, skipped,
+    unreachable) to the trail of the host's customer, C(<audit_dir>/<customer>.jsonl),
+    with a C(run_start) record before the first one and a C(run_end) record with
+    the play recap at the end of the run. The new head hash of every trail is
+    printed at the end so it can be published.
+  - The customer is the host variable C(sla_customer) and the tier C(sla_tier);
+    hosts without C(sla_customer) are recorded in the C(_unassigned) trail.
+  - Task arguments are never recorded. Of a module result only C(changed),
+    C(failed) and C(msg) are kept, and for a C(no_log) task not even C(msg).
+  - Values of vault-encrypted variables and of the variables named in
+    O(secret_var_names) are replaced by C(********) wherever they appear.
+  - The trail format and verification are described in docs/audit-trail.md.
+version_added: 0.1.0
+requirements:
+  - enable in configuration, for example C(callbacks_enabled = twovalue.sla.audit)
+options:
+  audit_dir:
+    description: Directory that holds one trail file per customer.
+    type: path
+    default: ~/.local/state/twovalue-sla/audit
+    env:
+      - name: SLA_AUDIT_DIR
+    ini:
+      - section: twovalue_sla_audit
+        key: dir
+  key_file:
+    description:
+      - File with an HMAC key. When set, records are chained with HMAC-SHA256,
+        so only key holders can produce a valid trail.
+      - A trail that has HMAC records refuses unkeyed appends.
+    type: path
+    env:
+      - name: SLA_AUDIT_KEY_FILE
+    ini:
+      - section: twovalue_sla_audit
+        key: key_file
+  operator:
+    description: Who runs the playbook. Defaults to the login user of the controller.
+    type: str
+    env:
+      - name: SLA_OPERATOR
+    ini:
+      - section: twovalue_sla_audit
+        key: operator
+  secret_var_names:
+    description:
+      - Names of variables whose values are secrets even when not vault-encrypted
+        (for example values passed with C(-e)). Their values are redacted.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: SLA_AUDIT_SECRET_VARS
+    ini:
+      - section: twovalue_sla_audit
+        key: secret_vars
+"""
+
+import getpass
+import os
+import uuid
+
+from ansible import context
+from ansible.errors import AnsibleError
+from ansible.plugins.callback import CallbackBase
+from ansible.release import __version__ as ansible_version
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+    UNASSIGNED_CUSTOMER,
+    AuditError,
+    AuditTrail,
+    Redactor,
+    collect_secret_values,
+    load_key,
+    trail_path,
+)
+
+RUN_ID_ENV = "SLA_AUDIT_RUN_ID"
+_MAX_MESSAGE_LENGTH = 2000
+_FALSE_WORDS = frozenset({"", "false", "no", "0", "off", "n", "f"})
+
+
+def _login_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def _is_no_log(result) -> bool:
+    """True unless the task clearly did not ask for no_log; unknown counts as secret."""
+    if result.result.get("_ansible_no_log"):
+        return True
+    no_log = result.task_fields.get("no_log", getattr(result.task, "no_log", None))
+    if no_log is None or isinstance(no_log, bool):
+        return bool(no_log)
+    return str(no_log).strip().lower() not in _FALSE_WORDS
+
+
+class _HostContext:
+    __slots__ = ("customer", "tier")
+
+    def __init__(self, customer, tier):
+        self.customer = customer
+        self.tier = tier
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "twovalue.sla.audit"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        # Workers are forked from this process, so twovalue.sla.audit_event
+        # records made during the run carry the same run_id.
+        self._run_id = os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex)
+        self._trails: dict[str, AuditTrail] = {}
+        self._hosts_by_customer: dict[str, set[str]] = {}
+        self._host_contexts: dict[tuple[str, str], _HostContext] = {}
+        self._secrets: set[str] = set()
+        self._redactor = Redactor()
+        self._play = None
+        self._playbook_name = None
+        self._write_failures = 0
+        self._audit_dir = None
+        self._key = None
+        self._operator = None
+        self._secret_var_names: list[str] = []
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._audit_dir = self.get_option("audit_dir")
+        self._operator = self.get_option("operator") or _login_user()
+        self._secret_var_names = list(self.get_option("secret_var_names") or [])
+        try:
+            self._key = load_key(self.get_option("key_file"))
+        except AuditError as exc:
+            # Better no run than a run whose trail cannot be signed as configured.
+            raise AnsibleError(f"twovalue.sla.audit: {exc}") from exc
+
+    def audit_settings(self) -> dict:
+        """Resolved options, shared with the twovalue.sla.audit_event action."""
+        return {
+            "audit_dir": self._audit_dir,
+            "key_file": self.get_option("key_file"),
+            "operator": self._operator,
+            "secret_var_names": list(self._secret_var_names),
+        }
+
+    @property
+    def _check_mode(self) -> bool:
+        return bool(context.CLIARGS.get("check", False))
+
+    # ------------------------------------------------------------------ events
+
+    def v2_playbook_on_start(self, playbook):
+        self._playbook_name = os.path.basename(
+            getattr(playbook, "_file_name", "") or ""
+        )
+
+    def v2_playbook_on_play_start(self, play):
+        self._play = play
+        # Open every customer's trail with run_start before any task record
+        # (including twovalue.sla.audit_event records written by workers).
+        for host in self._hosts_of(play):
+            customer = self._context_for(host).customer
+            if customer not in self._trails:
+                self._append(customer, [])
+
+    @staticmethod
+    def _hosts_of(play):
+        inventory = getattr(play.get_variable_manager(), "_inventory", None)
+        if inventory is None:
+            return []
+        try:
+            return inventory.get_hosts(play.hosts)
+        except AnsibleError:
+            return []  # records still open the trail lazily, at the first result
+
+    def v2_runner_on_ok(self, result):
+        self._record_result(result, "changed" if result.is_changed() else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record_result(result, "failed", ignored=ignore_errors)
+
+    def v2_runner_on_skipped(self, result):
+        self._record_result(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._record_result(result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats):
+        for customer in sorted(self._trails):
+            hosts = sorted(self._hosts_by_customer.get(customer, ()))
+            recap = {host: stats.summarize(host) for host in hosts}
+            failed = any(
+                item["failures"] or item["unreachable"] for item in recap.values()
+            )
+            record = self._base_record(customer, kind="run_end")
+            record.update(
+                activity="run",
+                item=self._playbook_name,
+                status="failed" if failed else "ok",
+                result={"hosts": recap},
+            )
+            appended = self._append(customer, [record])
+            if appended:
+                last = appended[-1]
+                self._display.display(
+                    f"twovalue.sla.audit: {customer} head {last.hash} (seq {last.seq}) {last.path}"
+                )
+        if self._write_failures:
+            self._display.error(
+                f"twovalue.sla.audit: {self._write_failures} audit record(s) could not be "
+                "written; this run's trail is incomplete"
+            )
+
+    # ------------------------------------------------------------------ records
+
+    def _record_result(self, result, status, ignored=False):
+        host = result.host
+        host_context = self._context_for(host)
+        task = result.task
+        no_log = _is_no_log(result)
+        summary = {
+            "changed": result.is_changed(),
+            "failed": status in ("failed", "unreachable"),
+        }
+        if ignored:
+            summary["ignored"] = True
+        if no_log:
+            summary["censored"] = True
+        else:
+            message = result.result.get("msg")
+            if isinstance(message, str):
+                summary["msg"] = message[:_MAX_MESSAGE_LENGTH]
+        check_mode = result.task_fields.get("check_mode")
+        record = self._base_record(host_context.customer, kind="task")
+        record.update(
+            host=host.get_name(),
+            tier=host_context.tier,
+            activity=self._activity_of(task),
+            item=result.task_name,
+            action=getattr(task, "_resolved_action", None) or task.action,
+            status=status,
+            result=summary,
+            check_mode=check_mode if isinstance(check_mode, bool) else self._check_mode,
+        )
+        self._hosts_by_customer.setdefault(host_context.customer, set()).add(
+            host.get_name()
+        )
+        self._append(host_context.customer, [record])
+
+    def _base_record(self, customer, kind):
+        return {
+            "kind": kind,
+            "run_id": self._run_id,
+            "operator": self._operator,
+            "customer": customer,
+            "check_mode": self._check_mode,
+        }
+
+    def _activity_of(self, task):
+        role = getattr(task, "_role", None)
+        if role is not None:
+            return role.get_name()
+        return self._play.get_name() if self._play is not None else None
+
+    def _context_for(self, host) -> _HostContext:
+        """Customer, tier and secrets of a host, looked up once per play."""
+        play_id = getattr(self._play, "_uuid", "")
+        cache_key = (play_id, host.get_name())
+        cached = self._host_contexts.get(cache_key)
+        if cached is not None:
+            return cached
+        variables, render = self._variables_of(host)
+        new_secrets = collect_secret_values(
+            variables, self._secret_var_names, render
+        ) - (self._secrets)
+        if new_secrets:
+            self._secrets |= new_secrets
+            self._redactor = Redactor(self._secrets, self._secret_var_names)
+        customer = self._plain_value(variables.get("sla_customer"), render)
+        tier = self._plain_value(variables.get("sla_tier"), render)
+        host_context = _HostContext(
+            str(customer) if customer else UNASSIGNED_CUSTOMER, tier
+        )
+        self._host_contexts[cache_key] = host_context
+        return host_context
+
+    def _variables_of(self, host):
+        if self._play is None:
+            return dict(host.get_vars()), None
+        manager = self._play.get_variable_manager()
+        variables = manager.get_vars(play=self._play, host=host, include_hostvars=False)
+
+        def _render(value):
+            from ansible.template import Templar
+
+            return Templar(
+                loader=self._play.get_loader(), variables=variables
+            ).template(value)
+
+        return variables, _render
+
+    @staticmethod
+    def _plain_value(value, render):
+        if isinstance(value, str) and "{{" in value and render is not None:
+            try:
+                value = render(value)
+            except AnsibleError:
+                return None
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return str(value)
+
+    def _append(self, customer, records):
+        trail = self._trails.get(customer)
+        try:
+            if trail is None:
+                trail = AuditTrail(trail_path(self._audit_dir, customer), key=self._key)
+                records = [self._run_start_record(customer), *records]
+            appended = trail.append_many([self._redactor(record) for record in records])
+            self._trails[customer] = trail
+            return appended
+        except (AuditError, OSError, ValueError) as exc:
+            self._write_failures += len(records)
+            self._display.error(
+                f"twovalue.sla.audit: cannot record for {customer}: {exc}"
+            )
+            return []
+
+    def _run_start_record(self, customer):
+        record = self._base_record(customer, kind="run_start")
+        arguments = context.CLIARGS
+        record.update(
+            activity="run",
+            item=self._playbook_name,
+            result={
+                "ansible_version": ansible_version,
+                "limit": arguments.get("subset"),
+                "tags": list(arguments.get("tags") or ()),
+                "skip_tags": list(arguments.get("skip_tags") or ()),
+                "diff": bool(arguments.get("diff", False)),
+            },
+        )
+        return record
