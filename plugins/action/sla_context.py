@@ -1,0 +1,107 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Resolve a host's SLA context on the controller, before anything touches the host.
+
+Reads sla_customer, sla_tier, sla_overrides and sla_control from the host's
+variables, validates them with the tier catalogue and returns them as the
+``sla`` fact. No module runs on the host.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
+    TIERS,
+    SlaConfigError,
+    resolve_control,
+    resolve_targets,
+)
+
+_WHERE_TO_FIX = "(set it in the customer's group_vars)"
+_NOT_SET = object()
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset()
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        host = task_vars.get("inventory_hostname", "unknown host")
+
+        errors = []
+        customer = self._read(task_vars, "sla_customer", errors)
+        tier = self._read(task_vars, "sla_tier", errors)
+        overrides = self._read(task_vars, "sla_overrides", errors)
+        control = self._read(task_vars, "sla_control", errors)
+
+        customer = _checked_customer(customer, errors)
+        tier = _checked_tier(tier, errors)
+        targets = _checked(
+            "sla_overrides", errors, lambda: resolve_targets(tier, _optional(overrides))
+        )
+        control = _checked("sla_control", errors, lambda: resolve_control(_optional(control)))
+
+        result["changed"] = False
+        if errors:
+            result["failed"] = True
+            result["errors"] = [f"host {host}: {error}" for error in errors]
+            result["msg"] = "\n".join(result["errors"])
+            return result
+        result["ansible_facts"] = {
+            "sla": {"customer": customer, "tier": tier, "targets": targets, "control": control}
+        }
+        return result
+
+    def _read(self, task_vars, name, errors):
+        if name not in task_vars:
+            return _NOT_SET
+        try:
+            return self._templar.template(task_vars[name])
+        except AnsibleError as e:
+            errors.append(f"{name} could not be templated: {e} {_WHERE_TO_FIX}")
+            return None
+
+
+def _optional(value):
+    return None if value is _NOT_SET else value
+
+
+def _checked_customer(customer, errors):
+    expected = f"expected the customer's name as a non-empty string {_WHERE_TO_FIX}"
+    if customer is _NOT_SET:
+        errors.append(f"sla_customer is not set; {expected}")
+    elif not isinstance(customer, str) or not customer.strip():
+        errors.append(f"sla_customer is {customer!r}; {expected}")
+    else:
+        return customer
+    return None
+
+
+def _checked_tier(tier, errors):
+    expected = f"expected one of {', '.join(TIERS)} {_WHERE_TO_FIX}"
+    if tier is _NOT_SET:
+        errors.append(f"sla_tier is not set; {expected}")
+    elif not isinstance(tier, str) or tier not in TIERS:
+        errors.append(f"sla_tier is {tier!r}; {expected}")
+    else:
+        return tier
+    return None
+
+
+def _checked(variable, errors, resolve):
+    # Overrides can only be checked against a known tier; a bad tier is
+    # already reported, so stay quiet rather than repeat it.
+    if variable == "sla_overrides" and any(error.startswith("sla_tier") for error in errors):
+        return None
+    try:
+        return resolve()
+    except SlaConfigError as e:
+        top_level = e.key in ("overrides", "control")
+        location = variable if top_level else f"{variable}.{e.key}"
+        errors.append(f"{location} {e.detail} {_WHERE_TO_FIX}")
+    return None

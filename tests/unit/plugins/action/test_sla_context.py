@@ -1,0 +1,158 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleUndefinedVariable
+from ansible_collections.twovalue.sla.plugins.action.sla_context import ActionModule
+
+_HINT = "(set it in the customer's group_vars)"
+
+
+def _action(template=lambda value: value):
+    task = MagicMock()
+    task.args = {}
+    task.async_val = 0
+    task.check_mode = False
+    connection = MagicMock()
+    connection._shell.tmpdir = None
+    templar = MagicMock()
+    templar.template.side_effect = template
+    action = ActionModule(
+        task=task,
+        connection=connection,
+        play_context=MagicMock(),
+        loader=MagicMock(),
+        templar=templar,
+        shared_loader_obj=None,
+    )
+    # Any attempt to reach the host would go through these.
+    action._execute_module = MagicMock(side_effect=AssertionError("no module may run"))
+    action._low_level_execute_command = MagicMock(side_effect=AssertionError("no command"))
+    return action, connection
+
+
+def _run(host_vars, **kwargs):
+    action, connection = _action(**kwargs)
+    task_vars = {"inventory_hostname": "acme-prod", **host_vars}
+    result = action.run(task_vars=task_vars)
+    connection.exec_command.assert_not_called()
+    connection.put_file.assert_not_called()
+    return result
+
+
+def test_valid_context_becomes_the_sla_fact():
+    result = _run(
+        {
+            "sla_customer": "acme",
+            "sla_tier": "pro",
+            "sla_overrides": {"periodic_update_interval_days": 60},
+            "sla_control": {"os": "hoster"},
+        }
+    )
+    assert result["changed"] is False
+    assert not result.get("failed")
+    sla = result["ansible_facts"]["sla"]
+    assert sla["customer"] == "acme"
+    assert sla["tier"] == "pro"
+    assert sla["targets"]["periodic_update_interval_days"] == 60
+    assert sla["targets"]["security_update_deadline_hours"] == 24
+    assert sla["control"] == {"os": "hoster", "cms": "agency", "access": "agency"}
+
+
+def test_overrides_and_control_are_optional():
+    result = _run({"sla_customer": "acme", "sla_tier": "basic"})
+    sla = result["ansible_facts"]["sla"]
+    assert sla["targets"]["decision_mode"] == "advisory"
+    assert sla["control"] == {"os": "agency", "cms": "agency", "access": "agency"}
+
+
+def test_unknown_tier_names_host_and_variable():
+    result = _run({"sla_customer": "acme", "sla_tier": "gold"})
+    assert result["failed"] is True
+    assert result["msg"] == (
+        f"host acme-prod: sla_tier is 'gold'; expected one of basic, medium, pro {_HINT}"
+    )
+    assert "ansible_facts" not in result
+
+
+def test_missing_tier_and_customer_are_both_reported():
+    result = _run({})
+    assert result["failed"] is True
+    assert result["errors"] == [
+        "host acme-prod: sla_customer is not set; expected the customer's name as a non-empty "
+        f"string {_HINT}",
+        f"host acme-prod: sla_tier is not set; expected one of basic, medium, pro {_HINT}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("host_vars", "message"),
+    [
+        (
+            {"sla_overrides": {"periodic_update_interval_days": 0}},
+            "host acme-prod: sla_overrides.periodic_update_interval_days is 0; expected a whole "
+            f"number of days greater than 0 {_HINT}",
+        ),
+        (
+            {"sla_overrides": "weekly"},
+            "host acme-prod: sla_overrides is 'weekly'; expected a mapping of target settings",
+        ),
+        (
+            {"sla_overrides": {"maintenance_windows": [{"days": ["mon"], "start": "9", "end": "10"}]}},
+            "host acme-prod: sla_overrides.maintenance_windows[0].start is '9'; expected a time",
+        ),
+        (
+            {"sla_control": {"os": "nobody"}},
+            "host acme-prod: sla_control.os is 'nobody'; expected one of agency, hoster, customer",
+        ),
+        ({"sla_customer": ""}, "host acme-prod: sla_customer is ''; expected the customer's name"),
+        ({"sla_customer": 42}, "host acme-prod: sla_customer is 42; expected the customer's name"),
+    ],
+)
+def test_invalid_settings_name_the_variable_and_key(host_vars, message):
+    result = _run({"sla_customer": "acme", "sla_tier": "medium", **host_vars})
+    assert result["failed"] is True
+    assert message in result["msg"]
+
+
+def test_overrides_are_not_checked_against_an_unknown_tier():
+    result = _run(
+        {"sla_customer": "acme", "sla_tier": "gold", "sla_overrides": {"backup_retention_days": 9}}
+    )
+    assert len(result["errors"]) == 1
+    assert result["errors"][0].startswith("host acme-prod: sla_tier is 'gold'")
+
+
+def test_variables_are_templated():
+    values = {"{{ tier }}": "medium", "{{ name }}": "globex"}
+    result = _run(
+        {"sla_customer": "{{ name }}", "sla_tier": "{{ tier }}"},
+        template=lambda value: values.get(value, value),
+    )
+    assert result["ansible_facts"]["sla"]["tier"] == "medium"
+    assert result["ansible_facts"]["sla"]["customer"] == "globex"
+
+
+def test_undefined_variable_inside_a_setting_is_reported():
+    def template(value):
+        if value == "{{ missing }}":
+            raise AnsibleUndefinedVariable("'missing' is undefined")
+        return value
+
+    result = _run({"sla_customer": "acme", "sla_tier": "{{ missing }}"}, template=template)
+    assert result["failed"] is True
+    assert result["errors"][0].startswith(
+        "host acme-prod: sla_tier could not be templated: 'missing' is undefined"
+    )
+
+
+def test_runs_without_a_connection_and_in_check_mode():
+    action, _ = _action()
+    action._task.check_mode = True
+    assert ActionModule._requires_connection is False
+    result = action.run(
+        task_vars={"inventory_hostname": "h", "sla_customer": "acme", "sla_tier": "pro"}
+    )
+    assert result["ansible_facts"]["sla"]["tier"] == "pro"
