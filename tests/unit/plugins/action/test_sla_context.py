@@ -81,8 +81,10 @@ def test_missing_tier_and_customer_are_both_reported():
     result = _run({})
     assert result["failed"] is True
     assert result["errors"] == [
-        "host acme-prod: sla_customer is not set; expected the customer's name as a non-empty "
-        f"string {_HINT}",
+        (
+            "host acme-prod: sla_customer is not set; expected the customer's name as a non-empty "
+            f"string {_HINT}"
+        ),
         f"host acme-prod: sla_tier is not set; expected one of basic, medium, pro {_HINT}",
     ]
 
@@ -92,15 +94,21 @@ def test_missing_tier_and_customer_are_both_reported():
     [
         (
             {"sla_overrides": {"periodic_update_interval_days": 0}},
-            "host acme-prod: sla_overrides.periodic_update_interval_days is 0; expected a whole "
-            f"number of days greater than 0 {_HINT}",
+            (
+                "host acme-prod: sla_overrides.periodic_update_interval_days is 0; expected a whole "
+                f"number of days greater than 0 {_HINT}"
+            ),
         ),
         (
             {"sla_overrides": "weekly"},
             "host acme-prod: sla_overrides is 'weekly'; expected a mapping of target settings",
         ),
         (
-            {"sla_overrides": {"maintenance_windows": [{"days": ["mon"], "start": "9", "end": "10"}]}},
+            {
+                "sla_overrides": {
+                    "maintenance_windows": [{"days": ["mon"], "start": "9", "end": "10"}]
+                }
+            },
             "host acme-prod: sla_overrides.maintenance_windows[0].start is '9'; expected a time",
         ),
         (
