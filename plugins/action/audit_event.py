@@ -86,9 +86,7 @@ class ActionModule(ActionBase):
             settings = _callback_settings()
             key = load_key(settings["key_file"])
             variables = task_vars
-            secrets = collect_secret_values(
-                variables, settings["secret_var_names"], self._render
-            )
+            secrets = collect_secret_values(variables, settings["secret_var_names"], self._render)
             redactor = Redactor(secrets, settings["secret_var_names"])
             customer = args["customer"] or self._plain(task_vars.get("sla_customer"))
             audit_dir = args["audit_dir"] or settings["audit_dir"]

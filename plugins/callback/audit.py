@@ -163,9 +163,7 @@ class CallbackModule(CallbackBase):
     # ------------------------------------------------------------------ events
 
     def v2_playbook_on_start(self, playbook):
-        self._playbook_name = os.path.basename(
-            getattr(playbook, "_file_name", "") or ""
-        )
+        self._playbook_name = os.path.basename(getattr(playbook, "_file_name", "") or "")
 
     def v2_playbook_on_play_start(self, play):
         self._play = play
@@ -202,9 +200,7 @@ class CallbackModule(CallbackBase):
         for customer in sorted(self._trails):
             hosts = sorted(self._hosts_by_customer.get(customer, ()))
             recap = {host: stats.summarize(host) for host in hosts}
-            failed = any(
-                item["failures"] or item["unreachable"] for item in recap.values()
-            )
+            failed = any(item["failures"] or item["unreachable"] for item in recap.values())
             record = self._base_record(customer, kind="run_end")
             record.update(
                 activity="run",
@@ -255,9 +251,7 @@ class CallbackModule(CallbackBase):
             result=summary,
             check_mode=check_mode if isinstance(check_mode, bool) else self._check_mode,
         )
-        self._hosts_by_customer.setdefault(host_context.customer, set()).add(
-            host.get_name()
-        )
+        self._hosts_by_customer.setdefault(host_context.customer, set()).add(host.get_name())
         self._append(host_context.customer, [record])
 
     def _base_record(self, customer, kind):
@@ -283,17 +277,15 @@ class CallbackModule(CallbackBase):
         if cached is not None:
             return cached
         variables, render = self._variables_of(host)
-        new_secrets = collect_secret_values(
-            variables, self._secret_var_names, render
-        ) - (self._secrets)
+        new_secrets = collect_secret_values(variables, self._secret_var_names, render) - (
+            self._secrets
+        )
         if new_secrets:
             self._secrets |= new_secrets
             self._redactor = Redactor(self._secrets, self._secret_var_names)
         customer = self._plain_value(variables.get("sla_customer"), render)
         tier = self._plain_value(variables.get("sla_tier"), render)
-        host_context = _HostContext(
-            str(customer) if customer else UNASSIGNED_CUSTOMER, tier
-        )
+        host_context = _HostContext(str(customer) if customer else UNASSIGNED_CUSTOMER, tier)
         self._host_contexts[cache_key] = host_context
         return host_context
 
@@ -306,9 +298,7 @@ class CallbackModule(CallbackBase):
         def _render(value):
             from ansible.template import Templar
 
-            return Templar(
-                loader=self._play.get_loader(), variables=variables
-            ).template(value)
+            return Templar(loader=self._play.get_loader(), variables=variables).template(value)
 
         return variables, _render
 
@@ -334,9 +324,7 @@ class CallbackModule(CallbackBase):
             return appended
         except (AuditError, OSError, ValueError) as exc:
             self._write_failures += len(records)
-            self._display.error(
-                f"twovalue.sla.audit: cannot record for {customer}: {exc}"
-            )
+            self._display.error(f"twovalue.sla.audit: cannot record for {customer}: {exc}")
             return []
 
     def _run_start_record(self, customer):

@@ -163,9 +163,7 @@ def load_key(key_file: str | None) -> bytes | None:
         with open(os.path.expanduser(key_file), "rb") as handle:
             key = handle.read().rstrip(b"\r\n")
     except OSError as exc:
-        raise AuditError(
-            f"cannot read audit key file {key_file}: {exc.strerror}"
-        ) from exc
+        raise AuditError(f"cannot read audit key file {key_file}: {exc.strerror}") from exc
     if not key:
         raise AuditError(f"audit key file {key_file} is empty")
     return key
@@ -186,12 +184,8 @@ class Redactor:
     float, bool, None), so it can be serialised canonically.
     """
 
-    def __init__(
-        self, secret_values=(), secret_keys=(), key_pattern=DEFAULT_SECRET_KEY_PATTERN
-    ):
-        values = {
-            str(value) for value in secret_values if value is not None and str(value)
-        }
+    def __init__(self, secret_values=(), secret_keys=(), key_pattern=DEFAULT_SECRET_KEY_PATTERN):
+        values = {str(value) for value in secret_values if value is not None and str(value)}
         self._exact = frozenset(values)
         inline = sorted(
             (value for value in values if len(value) >= MIN_INLINE_SECRET_LENGTH),
@@ -199,9 +193,7 @@ class Redactor:
             reverse=True,
         )
         self._inline = (
-            re.compile("|".join(re.escape(value) for value in inline))
-            if inline
-            else None
+            re.compile("|".join(re.escape(value) for value in inline)) if inline else None
         )
         self._secret_keys = frozenset(str(key).lower() for key in secret_keys)
         self._key_pattern = key_pattern
@@ -238,21 +230,13 @@ class Redactor:
             redacted = {}
             for key, item in value.items():
                 key_text = self.redact_text(str(key))
-                if (
-                    self.is_secret_key(str(key))
-                    and item is not None
-                    and not isinstance(item, bool)
-                ):
+                if self.is_secret_key(str(key)) and item is not None and not isinstance(item, bool):
                     redacted[key_text] = REDACTED
                 else:
                     redacted[key_text] = self(item, _depth + 1)
             return redacted
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = (
-                sorted(value, key=repr)
-                if isinstance(value, (set, frozenset))
-                else value
-            )
+            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
             return [self(item, _depth + 1) for item in items]
         return self.redact_text(str(value))
 
@@ -276,6 +260,19 @@ _MAGIC_VARIABLES = frozenset(
 )
 
 
+_VAULT_FILE_CACHE: dict[str, bool] = {}
+
+
+def _is_vault_file(path: str) -> bool:
+    if path not in _VAULT_FILE_CACHE:
+        try:
+            with open(path, "rb") as handle:
+                _VAULT_FILE_CACHE[path] = handle.read(14) == b"$ANSIBLE_VAULT"
+        except OSError:
+            _VAULT_FILE_CACHE[path] = False
+    return _VAULT_FILE_CACHE[path]
+
+
 def collect_secret_values(variables, secret_var_names=(), render=None) -> set[str]:
     """Plaintexts of vault-encrypted values, and values of variables named as secret.
 
@@ -285,6 +282,13 @@ def collect_secret_values(variables, secret_var_names=(), render=None) -> set[st
     """
     # Imported here so that the verifier CLI needs nothing but the standard library.
     from ansible.parsing.vault import VaultHelper
+
+    try:
+        # Values of a fully encrypted vars file carry no vault tag of their own,
+        # only the file they came from; ansible-core has no public API for it.
+        from ansible._internal._datatag._tags import Origin
+    except ImportError:  # pragma: no cover - other ansible-core versions
+        Origin = None
 
     names = frozenset(secret_var_names or ())
     found: set[str] = set()
@@ -303,23 +307,18 @@ def collect_secret_values(variables, secret_var_names=(), render=None) -> set[st
         elif isinstance(value, (list, tuple)):
             for item in value:
                 _walk(item, depth + 1, named_secret)
-        elif (
-            named_secret
-            and isinstance(value, (str, int, float))
-            and not isinstance(value, bool)
-        ):
+        elif named_secret and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             found.add(str(value))
+        elif isinstance(value, str) and Origin is not None:
+            origin = Origin.get_tag(value)
+            if origin is not None and origin.path and _is_vault_file(origin.path):
+                found.add(str(value))
 
     for name, value in variables.items():
         if name in _MAGIC_VARIABLES:
             continue
         named_secret = name in names
-        if (
-            named_secret
-            and render is not None
-            and isinstance(value, str)
-            and "{{" in value
-        ):
+        if named_secret and render is not None and isinstance(value, str) and "{{" in value:
             found.add(str(value))
             # The raw template text is redacted even when it cannot be rendered.
             with contextlib.suppress(Exception):
@@ -353,9 +352,7 @@ def _digest(data: bytes, key: bytes | None) -> str:
     return hmac.digest(key, data, "sha256").hex()
 
 
-def encode_record(
-    record: dict, prev: str, seq: int, key: bytes | None = None
-) -> tuple[bytes, str]:
+def encode_record(record: dict, prev: str, seq: int, key: bytes | None = None) -> tuple[bytes, str]:
     """Serialise one record as a trail line; returns (line bytes, hash)."""
     body = json.dumps(
         record,
@@ -367,9 +364,7 @@ def encode_record(
     if not body.startswith("{") or body == "{}":
         raise ValueError("an audit record must be a non-empty mapping")
     alg = ALG_HMAC_SHA256 if key is not None else ALG_SHA256
-    hashed = f'"prev":"{prev}","seq":{int(seq)},"alg":"{alg}",{body[1:]}'.encode(
-        "ascii"
-    )
+    hashed = f'"prev":"{prev}","seq":{int(seq)},"alg":"{alg}",{body[1:]}'.encode("ascii")
     digest = _digest(hashed, key)
     return b'{"hash":"' + digest.encode("ascii") + b'",' + hashed + b"\n", digest
 
@@ -466,9 +461,7 @@ class AuditTrail:
         except FileNotFoundError:
             return 0, GENESIS_HASH
         except OSError as exc:
-            raise AuditError(
-                f"cannot read audit trail {self.path}: {exc.strerror}"
-            ) from exc
+            raise AuditError(f"cannot read audit trail {self.path}: {exc.strerror}") from exc
         try:
             _size, digest, seq, _alg = self._read_tail(fd)
             return seq, digest
@@ -508,9 +501,7 @@ class AuditTrail:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         except OSError as exc:
-            raise AuditError(
-                f"cannot open audit trail {self.path}: {exc.strerror}"
-            ) from exc
+            raise AuditError(f"cannot open audit trail {self.path}: {exc.strerror}") from exc
         try:
             size, prev, seq, alg = self._read_tail(fd)
             if alg == ALG_HMAC_SHA256 and self._key is None:
@@ -557,9 +548,7 @@ class _FileLock:
         try:
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o640)
         except OSError as exc:
-            raise AuditError(
-                f"cannot open audit lock {self._path}: {exc.strerror}"
-            ) from exc
+            raise AuditError(f"cannot open audit lock {self._path}: {exc.strerror}") from exc
         deadline = time.monotonic() + self._timeout
         pause = 0.0005
         while True:
@@ -569,9 +558,7 @@ class _FileLock:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                     os.close(self._fd)
-                    raise AuditError(
-                        f"cannot lock {self._path}: {exc.strerror}"
-                    ) from exc
+                    raise AuditError(f"cannot lock {self._path}: {exc.strerror}") from exc
             if time.monotonic() >= deadline:
                 os.close(self._fd)
                 raise AuditError(
@@ -749,9 +736,7 @@ def _malformed(report, line_number, line: bytes) -> VerificationReport:
             "truncated",
             "the last record is incomplete (interrupted write or cut file)",
         )
-    return _break(
-        report, line_number, None, "malformed", "not a trail record (damaged prefix)"
-    )
+    return _break(report, line_number, None, "malformed", "not a trail record (damaged prefix)")
 
 
 def _classify_link_break(report, handle, line_number, seq, expected_seq, prev_matches):
@@ -772,13 +757,9 @@ def _classify_link_break(report, handle, line_number, seq, expected_seq, prev_ma
                     f"seq {expected_seq} appears later at line {later_number}",
                 )
         missing = (
-            f"seq {expected_seq}"
-            if seq == expected_seq + 1
-            else f"seq {expected_seq} to {seq - 1}"
+            f"seq {expected_seq}" if seq == expected_seq + 1 else f"seq {expected_seq} to {seq - 1}"
         )
-        return _break(
-            report, line_number, seq, "deleted", f"{missing} missing before this record"
-        )
+        return _break(report, line_number, seq, "deleted", f"{missing} missing before this record")
     if seq < expected_seq:
         return _break(
             report,
@@ -828,9 +809,7 @@ def verify_path(
         if head:
             raise AuditError("--head applies to one trail file, not a directory")
         names = sorted(name for name in os.listdir(path) if name.endswith(".jsonl"))
-        return [
-            verify_trail(os.path.join(path, name), key=key, deep=deep) for name in names
-        ]
+        return [verify_trail(os.path.join(path, name), key=key, deep=deep) for name in names]
     return [verify_trail(path, key=key, head=head, deep=deep)]
 
 
@@ -844,18 +823,12 @@ def main(argv=None) -> int:
         prog="sla_audit", description="Verify twovalue.sla audit trails."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser(
-        "verify", help="verify a trail file or an audit directory"
-    )
+    verify = commands.add_parser("verify", help="verify a trail file or an audit directory")
     verify.add_argument("path")
-    verify.add_argument(
-        "--head", help="published head hash the trail must still contain"
-    )
+    verify.add_argument("--head", help="published head hash the trail must still contain")
     verify.add_argument("--key-file", help="HMAC key file the trail was written with")
     verify.add_argument("--json", action="store_true", help="one JSON object per trail")
-    verify.add_argument(
-        "--deep", action="store_true", help="also parse every record as JSON"
-    )
+    verify.add_argument("--deep", action="store_true", help="also parse every record as JSON")
     head = commands.add_parser("head", help="print the seq and hash of the last record")
     head.add_argument("path")
     args = parser.parse_args(argv)
@@ -885,11 +858,7 @@ def main(argv=None) -> int:
         print(f"sla_audit: {exc}", file=sys.stderr)
         return 2
     for report in reports:
-        print(
-            json.dumps(report.as_dict(), sort_keys=True)
-            if args.json
-            else report.summary()
-        )
+        print(json.dumps(report.as_dict(), sort_keys=True) if args.json else report.summary())
     if any(report.problem == "key_required" for report in reports):
         return 2
     return 0 if all(report.valid for report in reports) else 1
