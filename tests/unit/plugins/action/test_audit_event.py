@@ -1,0 +1,173 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""twovalue.sla.audit_event, run by a real ansible-playbook on localhost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from ansible_collections.twovalue.sla.plugins.action.audit_event import (
+    ARGUMENT_SPEC,
+    DECISION_ALIASES,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import DECISIONS, verify_trail
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
+SECRET = "Reason-Secret-4471"
+
+PLAYBOOK = """\
+- name: Decisions
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Record the advice
+      twovalue.sla.audit_event:
+        activity: cms_updates
+        item: mediawiki
+        decision: advise
+        reason: "1.39 to 1.43 is an upgrade; token {{ deploy_token }}"
+        before: {version: "1.39.10", admin_password: "plain-admin-pw"}
+        after: "1.43.5"
+        approval: SR-2211
+      register: advice
+
+    - name: Change that depends on the record
+      ansible.builtin.copy:
+        content: "changed\\n"
+        dest: "{{ marker }}"
+      when: advice.seq > 0
+
+    - name: Show what the action returned
+      ansible.builtin.copy:
+        content: "{{ advice | to_json }}\\n"
+        dest: "{{ marker }}.json"
+"""
+
+
+def _write_project(base):
+    (base / "inventory.ini").write_text(
+        f"alpha sla_customer=acme sla_tier=basic ansible_connection=local "
+        f"ansible_python_interpreter={sys.executable}\n"
+    )
+    (base / "site.yml").write_text(PLAYBOOK)
+
+
+def _run(base, audit_dir, *extra_args, callback=True):
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+        ANSIBLE_NOCOLOR="1",
+        SLA_AUDIT_DIR=str(audit_dir),
+        SLA_AUDIT_SECRET_VARS="deploy_token",
+        SLA_OPERATOR="ops-bob",
+    )
+    env.pop("SLA_AUDIT_RUN_ID", None)
+    if callback:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "twovalue.sla.audit"
+    else:
+        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+        "-i",
+        str(base / "inventory.ini"),
+        str(base / "site.yml"),
+        "-e",
+        f"deploy_token={SECRET}",
+        "-e",
+        f"marker={base / 'marker'}",
+        *extra_args,
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=base, check=False)
+
+
+def _decision_records(path):
+    with open(path, encoding="ascii") as handle:
+        return [record for record in map(json.loads, handle) if record["kind"] == "decision"]
+
+
+@pytest.fixture(scope="module")
+def decided(tmp_path_factory):
+    base = tmp_path_factory.mktemp("event")
+    _write_project(base)
+    completed = _run(base, base / "audit")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return base
+
+
+def test_decision_is_recorded_with_the_gate_word_resolved(decided):
+    (record,) = _decision_records(decided / "audit" / "acme.jsonl")
+    assert record["decision"] == "advised"
+    assert (record["activity"], record["item"]) == ("cms_updates", "mediawiki")
+    assert (record["host"], record["customer"], record["tier"]) == ("alpha", "acme", "basic")
+    assert (record["after"], record["approval"]) == ("1.43.5", "SR-2211")
+    assert record["operator"] == "ops-bob"
+    assert record["action"] == "twovalue.sla.audit_event"
+    assert record["check_mode"] is False
+
+
+def test_record_shares_the_run_id_of_the_callback(decided):
+    with open(decided / "audit" / "acme.jsonl", encoding="ascii") as handle:
+        run_ids = {json.loads(line)["run_id"] for line in handle}
+    assert len(run_ids) == 1
+
+
+def test_secrets_in_arguments_are_redacted(decided):
+    (record,) = _decision_records(decided / "audit" / "acme.jsonl")
+    assert record["reason"] == "1.39 to 1.43 is an upgrade; token ********"
+    assert record["before"] == {"version": "1.39.10", "admin_password": "********"}
+    raw = (decided / "audit" / "acme.jsonl").read_text()
+    assert SECRET not in raw and "plain-admin-pw" not in raw
+
+
+def test_returned_hash_is_the_record_in_the_trail(decided):
+    returned = json.loads((decided / "marker.json").read_text())
+    (record,) = _decision_records(decided / "audit" / "acme.jsonl")
+    assert (returned["hash"], returned["seq"]) == (record["hash"], record["seq"])
+    assert returned["changed"] is False
+    assert returned["trail"] == str(decided / "audit" / "acme.jsonl")
+    assert verify_trail(returned["trail"]).valid
+
+
+def test_check_mode_still_writes_and_marks_the_record(tmp_path):
+    _write_project(tmp_path)
+    completed = _run(tmp_path, tmp_path / "audit", "--check", callback=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    (record,) = _decision_records(tmp_path / "audit" / "acme.jsonl")
+    assert record["check_mode"] is True
+    assert not (tmp_path / "marker").exists()  # the copy itself honoured check mode
+
+
+def test_unwritable_trail_fails_the_task_and_stops_the_change(tmp_path):
+    _write_project(tmp_path)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    completed = _run(tmp_path, blocker / "audit")
+    assert completed.returncode != 0
+    assert "audit record could not be written" in completed.stdout
+    assert "cannot create audit directory" in completed.stdout
+    assert not (tmp_path / "marker").exists()
+
+
+def test_argument_spec_offers_every_trail_decision_and_the_gate_words():
+    choices = set(ARGUMENT_SPEC["decision"]["choices"])
+    assert choices == set(DECISIONS) | set(DECISION_ALIASES)
+    assert set(DECISION_ALIASES.values()) <= set(DECISIONS)
+
+
+def test_documentation_matches_the_argument_spec():
+    import yaml
+    from ansible_collections.twovalue.sla.plugins.modules import audit_event as doc_module
+
+    options = yaml.safe_load(doc_module.DOCUMENTATION)["options"]
+    assert set(options) == set(ARGUMENT_SPEC)
+    for name, spec in ARGUMENT_SPEC.items():
+        assert options[name]["type"] == spec["type"], name
+        assert options[name].get("required", False) == spec.get("required", False), name
+    assert sorted(options["decision"]["choices"]) == sorted(ARGUMENT_SPEC["decision"]["choices"])
+    yaml.safe_load(textwrap.dedent(doc_module.EXAMPLES))
+    yaml.safe_load(doc_module.RETURN)
