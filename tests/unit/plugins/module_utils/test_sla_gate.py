@@ -147,7 +147,20 @@ def test_window_membership_in_the_customer_timezone(now, inside):
 
 def test_next_window_is_the_next_start():
     status = window_status(resolve_targets("medium"), TUESDAY_NOON)
-    assert status["next_window"] == datetime.datetime(2025, 3, 6, 7, 0, tzinfo=AMSTERDAM)
+    assert status["next_window"] == datetime.datetime(2025, 3, 5, 7, 0, tzinfo=AMSTERDAM)
+
+
+def test_medium_windows_never_wait_past_the_security_deadline():
+    # Medium may not apply outside a window, so its windows must come often
+    # enough that a security update found at any time of the week can wait.
+    targets = resolve_targets("medium")
+    assert targets["security_overrides_window"] is False
+    deadline = datetime.timedelta(hours=targets["security_update_deadline_hours"])
+    start = datetime.datetime(2025, 3, 3, 0, 0, tzinfo=AMSTERDAM)
+    for quarter_hour in range(7 * 24 * 4):
+        now = start + datetime.timedelta(minutes=15 * quarter_hour)
+        status = window_status(targets, now)
+        assert status["in_window"] or status["next_window"] - now <= deadline, now
 
 
 def test_blackout_date_closes_the_window_and_is_skipped_for_the_next():
@@ -192,7 +205,7 @@ def test_active_tier_advises_outside_a_window_with_the_next_window():
     item = _only(decide([_item()], resolve_targets("medium"), TUESDAY_NOON))
     assert item["decision"] == "advise"
     assert item["reason"] == (
-        "outside a maintenance window, next window at 2025-03-06T07:00:00+01:00"
+        "outside a maintenance window, next window at 2025-03-05T07:00:00+01:00"
     )
     assert item["addressed_to"] == "agency"
 
