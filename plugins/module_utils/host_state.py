@@ -1,0 +1,345 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read a Debian host's maintenance state in one pass.
+
+Everything here runs on the managed host inside the ``host_probe`` module, so
+it uses the standard library only. Parsers are pure functions over command
+output so they can be tested without a host; ``collect_state`` wires them to
+the real commands and files.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import glob
+import os
+import re
+import time
+
+# Packages whose installed version names a component of the LAMP + CMS stack.
+_COMPONENT_PACKAGES = {
+    "apache": ("apache2", "apache2-bin"),
+    "mariadb": ("mariadb-server", "mariadb-server-core", "mariadb-client"),
+    "mediawiki": ("mediawiki",),
+}
+_PHP_PACKAGE = re.compile(r"^php(\d+\.\d+)-(common|cli)$")
+_INST_LINE = re.compile(
+    r"^Inst (?P<package>\S+)(?: \[(?P<installed>[^\]]+)\])? \((?P<candidate>\S+) (?P<origins>[^\[]*?)\s*\[(?P<arch>[^\]]+)\]\)"
+)
+_MW_VERSION = re.compile(r"""define\(\s*'MW_VERSION'\s*,\s*'([^']+)'\s*\)""")
+_WP_VERSION = re.compile(r"""^\$wp_version\s*=\s*'([^']+)'""", re.MULTILINE)
+
+DEFAULT_CMS_ROOTS = (
+    "/usr/share/mediawiki",
+    "/var/www/*",
+    "/var/www/*/current",
+    "/var/www/html",
+)
+
+
+def parse_os_release(text):
+    """Return the key/value pairs of an os-release file, unquoted."""
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def parse_dpkg_query(text):
+    """Map package name to version for installed packages.
+
+    Input lines are ``name<TAB>version<TAB>status-abbrev``; only ``ii`` and
+    held ``hi`` packages count as installed.
+    """
+    installed = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) != 3:
+            continue
+        name, version, status = fields
+        if status.strip() in ("ii", "hi"):
+            installed[name.split(":")[0]] = version
+    return installed
+
+
+def _parse_origins(text):
+    origins = []
+    for chunk in text.split(","):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        label, _, rest = chunk.partition(":")
+        release, _, suite = rest.partition("/")
+        origins.append({"label": label, "release": release, "suite": suite})
+    return origins
+
+
+def is_security_origin(origin):
+    return "security" in origin["label"].lower() or origin["suite"].endswith("-security")
+
+
+def parse_apt_simulation(text):
+    """Turn ``apt-get -s dist-upgrade`` output into pending changes.
+
+    A package without an installed version is a new dependency that the
+    upgrade would pull in; it is reported so nothing is installed unseen.
+    """
+    pending = []
+    for line in text.splitlines():
+        match = _INST_LINE.match(line)
+        if not match:
+            continue
+        origins = _parse_origins(match.group("origins"))
+        pending.append(
+            {
+                "package": match.group("package"),
+                "installed": match.group("installed"),
+                "candidate": match.group("candidate"),
+                "arch": match.group("arch"),
+                "origins": origins,
+                "suite": origins[0]["suite"] if origins else "",
+                "security": any(is_security_origin(o) for o in origins),
+                "new_install": match.group("installed") is None,
+            }
+        )
+    return pending
+
+
+def upstream_version(debian_version):
+    """Strip the epoch and Debian revision: ``1:10.11.18-0+deb12u1`` -> ``10.11.18``."""
+    version = debian_version.split(":", 1)[-1]
+    if "-" in version:
+        version = version.rsplit("-", 1)[0]
+    return re.split(r"[+~]", version, maxsplit=1)[0]
+
+
+def stack_components(installed):
+    """The LAMP components present on the host, from installed packages."""
+    components = {}
+    for component, packages in _COMPONENT_PACKAGES.items():
+        for package in packages:
+            if package in installed:
+                components[component] = {
+                    "package": package,
+                    "version": installed[package],
+                    "upstream": upstream_version(installed[package]),
+                    "source": "debian",
+                }
+                break
+    php_branches = sorted(
+        {m.group(1) for m in (_PHP_PACKAGE.match(p) for p in installed) if m},
+        key=lambda b: tuple(int(x) for x in b.split(".")),
+    )
+    if php_branches:
+        branch = php_branches[-1]
+        package = f"php{branch}-common" if f"php{branch}-common" in installed else f"php{branch}-cli"
+        components["php"] = {
+            "package": package,
+            "version": installed[package],
+            "upstream": upstream_version(installed[package]),
+            "source": "debian",
+            "branches": php_branches,
+        }
+    return components
+
+
+def parse_cms_version(kind, text):
+    pattern = _MW_VERSION if kind == "mediawiki" else _WP_VERSION
+    match = pattern.search(text)
+    return match.group(1) if match else None
+
+
+def find_cms_sites(roots):
+    """Find MediaWiki and WordPress installations under the given glob roots."""
+    sites = []
+    seen = set()
+    for pattern in roots:
+        for root in sorted(glob.glob(pattern)):
+            real = os.path.realpath(root)
+            if real in seen or not os.path.isdir(real):
+                continue
+            for kind, marker in (
+                ("mediawiki", "includes/Defines.php"),
+                ("wordpress", "wp-includes/version.php"),
+            ):
+                path = os.path.join(real, marker)
+                if os.path.isfile(path):
+                    seen.add(real)
+                    with open(path, encoding="utf-8", errors="replace") as handle:
+                        version = parse_cms_version(kind, handle.read())
+                    sites.append({"kind": kind, "path": root, "realpath": real, "version": version})
+    return sites
+
+
+def parse_needrestart(text):
+    """Read ``needrestart -b`` batch output."""
+    services = []
+    kernel = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if key == "NEEDRESTART-SVC":
+            services.append(value)
+        elif key == "NEEDRESTART-KSTA":
+            # 0 unknown, 1 current, 2 ABI compatible upgrade pending, 3 version upgrade pending
+            kernel["status"] = int(value) if value.isdigit() else 0
+        elif key == "NEEDRESTART-KCUR":
+            kernel["running"] = value
+        elif key == "NEEDRESTART-KEXP":
+            kernel["expected"] = value
+    return {
+        "services": sorted(services),
+        "kernel": kernel,
+        "kernel_outdated": kernel.get("status", 0) in (2, 3),
+    }
+
+
+def dpkg_lock_state(lock_path="/var/lib/dpkg/lock-frontend"):
+    """Report whether another process holds the dpkg frontend lock."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except OSError as exc:
+        return {"locked": False, "checked": False, "error": os.strerror(exc.errno)}
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                return {"locked": True, "checked": True}
+            raise
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return {"locked": False, "checked": True}
+    finally:
+        os.close(fd)
+
+
+def disk_usage(paths):
+    usage = []
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        stat = os.statvfs(path)
+        usage.append(
+            {
+                "path": path,
+                "free_mb": stat.f_bavail * stat.f_frsize // (1024 * 1024),
+                "total_mb": stat.f_blocks * stat.f_frsize // (1024 * 1024),
+            }
+        )
+    return usage
+
+
+def apt_lists_age(lists_dir="/var/lib/apt/lists", sources_glob="/etc/apt/sources.list*", now=None):
+    """Seconds since the package lists were last refreshed, or None if they
+    must be refreshed regardless of age: never fetched, or the apt sources
+    changed after the last refresh (a suite was added or switched on)."""
+    stamps = glob.glob(os.path.join(lists_dir, "*Release"))
+    if not stamps:
+        return None
+    newest = max(os.path.getmtime(p) for p in stamps)
+    sources = glob.glob(sources_glob) + glob.glob(os.path.join(sources_glob, "*"))
+    if sources and max(os.path.getmtime(p) for p in sources) > newest:
+        return None
+    return max(0, int((now or time.time()) - newest))
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+class HostProbe:
+    """Collect the state of one host. ``run`` is ``AnsibleModule.run_command``."""
+
+    def __init__(self, run, check_mode=False):
+        self._run = run
+        self._check_mode = check_mode
+
+    def _output(self, argv, env=None):
+        rc, out, err = self._run(argv, environ_update=env or {})
+        if rc != 0:
+            raise ProbeError(f"{' '.join(argv[:3])} exited {rc}: {err.strip()[:300]}")
+        return out
+
+    def os_facts(self):
+        release = parse_os_release(_read("/etc/os-release") or "")
+        uname = os.uname()
+        return {
+            "id": release.get("ID", ""),
+            "version_id": release.get("VERSION_ID", ""),
+            "codename": release.get("VERSION_CODENAME", ""),
+            "pretty_name": release.get("PRETTY_NAME", ""),
+            "debian_version": (_read("/etc/debian_version") or "").strip(),
+            "kernel": uname.release,
+            "arch": uname.machine,
+        }
+
+    def installed_packages(self):
+        out = self._output(["dpkg-query", "-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n"])
+        return parse_dpkg_query(out)
+
+    def updates(self, cache_max_age):
+        env = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
+        age = apt_lists_age()
+        refreshed = False
+        if cache_max_age > 0 and (age is None or age > cache_max_age) and not self._check_mode:
+            self._output(["apt-get", "update", "-qq"], env)
+            refreshed = True
+            age = apt_lists_age()
+        simulation = self._output(
+            ["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", "dist-upgrade"], env
+        )
+        pending = parse_apt_simulation(simulation)
+        held = self._output(["apt-mark", "showhold"], env).split()
+        return {
+            "cache_age_s": age,
+            "cache_refreshed": refreshed,
+            "pending": pending,
+            "held": sorted(held),
+            "security_count": sum(1 for p in pending if p["security"]),
+            "regular_count": sum(1 for p in pending if not p["security"]),
+        }
+
+    def restarts(self):
+        reboot_pkgs = _read("/var/run/reboot-required.pkgs")
+        state = {
+            "reboot_required": os.path.exists("/var/run/reboot-required"),
+            "reboot_packages": sorted(set((reboot_pkgs or "").split())),
+            "needrestart": False,
+            "services": [],
+            "kernel_outdated": False,
+        }
+        if os.path.exists("/usr/sbin/needrestart"):
+            # -b batch output, -r l lists only: the probe never restarts anything.
+            out = self._output(["/usr/sbin/needrestart", "-b", "-r", "l"], {"LC_ALL": "C"})
+            state.update(parse_needrestart(out), needrestart=True)
+        return state
+
+    def collect(self, sections, cache_max_age=3600, cms_roots=DEFAULT_CMS_ROOTS):
+        state = {"probe_time": int(time.time())}
+        if "os" in sections:
+            state["os"] = self.os_facts()
+        if "stack" in sections:
+            installed = self.installed_packages()
+            state["components"] = stack_components(installed)
+            state["package_count"] = len(installed)
+        if "cms" in sections:
+            state["cms"] = find_cms_sites(cms_roots)
+        if "updates" in sections:
+            state["updates"] = self.updates(cache_max_age)
+            state["dpkg"] = dict(
+                dpkg_lock_state(), interrupted=bool(glob.glob("/var/lib/dpkg/updates/*"))
+            )
+            state["disk"] = disk_usage(["/", "/var", "/var/cache/apt/archives"])
+        if "restarts" in sections:
+            state["restarts"] = self.restarts()
+        return state
+
+
+class ProbeError(Exception):
+    """A probe command failed; the message names the command."""
