@@ -64,14 +64,19 @@ options:
         key: secret_vars
 """
 
+import atexit
+import contextlib
 import getpass
 import os
+import queue
+import threading
 import uuid
 
 from ansible import context
 from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
+
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     UNASSIGNED_CUSTOMER,
     AuditError,
@@ -104,6 +109,61 @@ def _is_no_log(result) -> bool:
     return str(no_log).strip().lower() not in _FALSE_WORDS
 
 
+class _TrailWriter:
+    """Appends queued records in a background thread.
+
+    The strategy hands results to callbacks on its own thread, so a lock, a
+    write and an fsync per result would delay every next task. Records are
+    queued in order and written in batches (one lock and fsync per trail per
+    batch); flush() waits until everything queued is on disk.
+    """
+
+    def __init__(self):
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._errors: list[str] = []
+        self._errors_lock = threading.Lock()
+        self.lost_records = 0
+
+    def submit(self, trail: AuditTrail, records: list[dict], redactor: Redactor) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._drain_forever, name="twovalue.sla.audit", daemon=True
+            )
+            self._thread.start()
+        self._queue.put((trail, records, redactor))
+
+    def flush(self) -> None:
+        if self._thread is not None:
+            self._queue.join()
+
+    def take_errors(self) -> list[str]:
+        with self._errors_lock:
+            errors, self._errors = self._errors, []
+        return errors
+
+    def _drain_forever(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(self._queue.get_nowait())
+            # The newest redactor knows every secret seen so far.
+            redactor = batch[-1][2]
+            by_trail: dict[str, tuple[AuditTrail, list[dict]]] = {}
+            for trail, records, _redactor in batch:
+                by_trail.setdefault(trail.path, (trail, []))[1].extend(records)
+            for trail, records in by_trail.values():
+                try:
+                    trail.append_many(records, redactor=redactor)
+                except Exception as exc:  # noqa: BLE001 - reported on the main thread
+                    with self._errors_lock:
+                        self.lost_records += len(records)
+                        self._errors.append(f"cannot record in {trail.path}: {exc}")
+            for _item in batch:
+                self._queue.task_done()
+
+
 class _HostContext:
     __slots__ = ("customer", "tier")
 
@@ -130,7 +190,9 @@ class CallbackModule(CallbackBase):
         self._redactor = Redactor()
         self._play = None
         self._playbook_name = None
-        self._write_failures = 0
+        self._writer = _TrailWriter()
+        # Records still queued when ansible-playbook exits early are written first.
+        atexit.register(self._writer.flush)
         self._audit_dir = None
         self._key = None
         self._operator = None
@@ -172,7 +234,7 @@ class CallbackModule(CallbackBase):
         for host in self._hosts_of(play):
             customer = self._context_for(host).customer
             if customer not in self._trails:
-                self._append(customer, [])
+                self._append(customer, [], wait=True)
 
     @staticmethod
     def _hosts_of(play):
@@ -208,15 +270,22 @@ class CallbackModule(CallbackBase):
                 status="failed" if failed else "ok",
                 result={"hosts": recap},
             )
-            appended = self._append(customer, [record])
-            if appended:
-                last = appended[-1]
-                self._display.display(
-                    f"twovalue.sla.audit: {customer} head {last.hash} (seq {last.seq}) {last.path}"
-                )
-        if self._write_failures:
+            self._append(customer, [record])
+        self._writer.flush()
+        for error in self._writer.take_errors():
+            self._display.error(f"twovalue.sla.audit: {error}")
+        for customer, trail in sorted(self._trails.items()):
+            try:
+                seq, head = trail.head()
+            except AuditError as exc:
+                self._display.error(f"twovalue.sla.audit: {exc}")
+                continue
+            self._display.display(
+                f"twovalue.sla.audit: {customer} head {head} (seq {seq}) {trail.path}"
+            )
+        if self._writer.lost_records:
             self._display.error(
-                f"twovalue.sla.audit: {self._write_failures} audit record(s) could not be "
+                f"twovalue.sla.audit: {self._writer.lost_records} audit record(s) could not be "
                 "written; this run's trail is incomplete"
             )
 
@@ -313,19 +382,23 @@ class CallbackModule(CallbackBase):
             return value
         return str(value)
 
-    def _append(self, customer, records):
+    def _append(self, customer, records, wait=False):
+        """Queue records for a customer's trail, opening it with run_start first."""
         trail = self._trails.get(customer)
-        try:
-            if trail is None:
+        if trail is None:
+            try:
                 trail = AuditTrail(trail_path(self._audit_dir, customer), key=self._key)
-                records = [self._run_start_record(customer), *records]
-            appended = trail.append_many([self._redactor(record) for record in records])
+            except AuditError as exc:
+                self._display.error(f"twovalue.sla.audit: cannot record for {customer}: {exc}")
+                self._writer.lost_records += len(records)
+                return
             self._trails[customer] = trail
-            return appended
-        except (AuditError, OSError, ValueError) as exc:
-            self._write_failures += len(records)
-            self._display.error(f"twovalue.sla.audit: cannot record for {customer}: {exc}")
-            return []
+            records = [self._run_start_record(customer), *records]
+        self._writer.submit(trail, records, self._redactor)
+        if wait:
+            self._writer.flush()
+        for error in self._writer.take_errors():
+            self._display.error(f"twovalue.sla.audit: {error}")
 
     def _run_start_record(self, customer):
         record = self._base_record(customer, kind="run_start")

@@ -441,13 +441,16 @@ class AuditTrail:
     def append(self, record: dict) -> AppendedRecord:
         return self.append_many([record])[0]
 
-    def append_many(self, records) -> list[AppendedRecord]:
+    def append_many(self, records, redactor: Redactor | None = None) -> list[AppendedRecord]:
         """Append records atomically under one lock and one fsync.
 
-        Raises AuditError when the records cannot be made durable; the file is
-        then cut back to its previous length so no partial record remains.
+        ``redactor`` replaces the trail's own for these records (the callback
+        learns more secrets as the run goes on). Raises AuditError when the
+        records cannot be made durable; the file is then cut back to its
+        previous length so no partial record remains.
         """
-        prepared = [self._redactor(build_record(**record)) for record in records]
+        redact = redactor or self._redactor
+        prepared = [redact(build_record(**record)) for record in records]
         if not prepared:
             return []
         self._ensure_directory()
