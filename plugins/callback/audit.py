@@ -234,7 +234,8 @@ class CallbackModule(CallbackBase):
         for host in self._hosts_of(play):
             customer = self._context_for(host).customer
             if customer not in self._trails:
-                self._append(customer, [], wait=True)
+                self._append(customer, [])
+        self._writer.flush()
 
     @staticmethod
     def _hosts_of(play):
@@ -243,7 +244,7 @@ class CallbackModule(CallbackBase):
             return []
         try:
             return inventory.get_hosts(play.hosts)
-        except AnsibleError:
+        except (AnsibleError, TypeError, ValueError):
             return []  # records still open the trail lazily, at the first result
 
     def v2_runner_on_ok(self, result):
@@ -382,7 +383,7 @@ class CallbackModule(CallbackBase):
             return value
         return str(value)
 
-    def _append(self, customer, records, wait=False):
+    def _append(self, customer, records):
         """Queue records for a customer's trail, opening it with run_start first."""
         trail = self._trails.get(customer)
         if trail is None:
@@ -395,8 +396,6 @@ class CallbackModule(CallbackBase):
             self._trails[customer] = trail
             records = [self._run_start_record(customer), *records]
         self._writer.submit(trail, records, self._redactor)
-        if wait:
-            self._writer.flush()
         for error in self._writer.take_errors():
             self._display.error(f"twovalue.sla.audit: {error}")
 

@@ -15,6 +15,7 @@ import sys
 import textwrap
 
 import pytest
+
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_trail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
@@ -228,3 +229,26 @@ def test_check_mode_run_is_marked_and_continues_the_chain(audited_run):
     assert all(record["check_mode"] for record in records)
     assert records[0]["result"]["limit"] == "beta"
     assert verify_trail(str(base / "audit" / "globex.jsonl")).valid
+
+
+def test_unwritable_audit_directory_is_reported_loudly(tmp_path):
+    _write_project(tmp_path)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    completed = run_playbook(
+        tmp_path,
+        "site.yml",
+        extra_env={"SLA_AUDIT_DIR": str(blocker / "audit")},
+        extra_args=[
+            "--limit",
+            "gamma",
+            "--vault-password-file",
+            str(tmp_path / "vault-pass"),
+            "-e",
+            f"extra_secret={NAMED_SECRET}",
+        ],
+    )
+    output = completed.stdout + completed.stderr
+    assert "PLAY RECAP" in completed.stdout
+    assert "cannot create audit directory" in output
+    assert "7 audit record(s) could not be written" in output
