@@ -40,7 +40,10 @@ build_base() {
   rm -f "$rootfs/etc/apt/sources.list"
   python3 "$HERE/images/apt_sources.py" "$HOST_SOURCES" "$rootfs/etc/apt/sources.list.d/debian.sources"
   for f in /etc/apt/apt.conf.d/*; do
-    grep -qs 'Acquire::' "$f" && cp "$f" "$rootfs/etc/apt/apt.conf.d/"
+    case "$(basename "$f")" in docker-*) continue ;; esac  # image tuning, not mirror access
+    # Hooks call programs the image does not have.
+    grep -qs "Invoke" "$f" && continue
+    grep -qs "Acquire::" "$f" && cp "$f" "$rootfs/etc/apt/apt.conf.d/"
   done
   if [ -d /etc/apt/auth.conf.d ]; then
     mkdir -p "$rootfs/etc/apt/auth.conf.d"

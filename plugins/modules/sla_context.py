@@ -69,7 +69,9 @@ EXAMPLES = r"""
 
     - name: Show the periodic update interval of this customer
       ansible.builtin.debug:
-        msg: "{{ ansible_facts.sla.customer }}: every {{ ansible_facts.sla.targets.periodic_update_interval_days }} days"
+        msg: >-
+          {{ ansible_facts.sla.customer }}: every
+          {{ ansible_facts.sla.targets.periodic_update_interval_days }} days
 
 # group_vars/acme.yml
 # sla_customer: acme

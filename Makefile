@@ -1,0 +1,51 @@
+# Two entry points for a newcomer: `make demo` and `make test`.
+# Each sets up whatever is missing (host packages, podman, the venv, the
+# container images) and then runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+ACTIVATE := source $(VENV)/bin/activate &&
+SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+.PHONY: help setup images demo demo-down test lint unit molecule build clean
+
+help:
+	@echo "make demo      set up and run the SLA maintenance job on the demo fleet"
+	@echo "make test      set up and run lint, unit and molecule tests"
+	@echo "make demo-down stop the demo fleet"
+	@echo "make build     build the collection tarball"
+
+setup:
+	@bash scripts/setup.sh
+
+images: setup
+	@bash scripts/build-images.sh
+
+demo: images
+	@bash scripts/demo-fleet.sh up
+	@$(ACTIVATE) ansible-playbook playbooks/maintenance.yml
+
+demo-down:
+	@bash scripts/demo-fleet.sh down
+
+test: images lint unit molecule
+
+lint: setup
+	@echo "==> yamllint"; $(ACTIVATE) yamllint --strict .
+	@echo "==> ruff"; $(ACTIVATE) ruff check . && ruff format --check .
+	@echo "==> ansible-lint"; $(ACTIVATE) ansible-lint
+
+unit: setup
+	@echo "==> unit tests"; $(ACTIVATE) pytest tests/unit
+
+molecule: images
+	@set -e; for s in $(SCENARIOS); do \
+	  echo "==> molecule scenario $$s"; \
+	  $(ACTIVATE) molecule test -s $$s; \
+	done
+
+build: setup
+	@$(ACTIVATE) ansible-galaxy collection build --force --output-path out/
+
+clean: demo-down
+	rm -rf out .cache/collections
