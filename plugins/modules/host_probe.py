@@ -10,7 +10,7 @@ short_description: Read a Debian LAMP + CMS host's whole maintenance state in on
 version_added: 0.1.0
 description:
   - Collects, in a single module invocation, what every SLA activity needs to
-    decide: the operating system, the installed Apache, PHP, MariaDB and CMS
+    decide on, namely the operating system, the installed Apache, PHP, MariaDB and CMS
     versions, pending package updates with their origin (security suite or
     regular), held packages, the dpkg lock and interrupted state, free disk,
     and whether services or the machine need a restart.
