@@ -1,0 +1,61 @@
+"""Bad SLA settings stop the maintenance run before any host is touched.
+
+The hosts point at containers that do not exist: any attempt to reach one
+would show up as UNREACHABLE, so the absence of that proves nothing was
+touched.
+"""
+
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run_maintenance(tmp_path, hosts_yaml):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(textwrap.dedent(hosts_yaml))
+    env = dict(os.environ, SLA_AUDIT_DIR=str(tmp_path / "audit"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), "playbooks/maintenance.yml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+FLEET = """
+all:
+  vars:
+    ansible_connection: containers.podman.podman
+  hosts:
+    good-host:
+      ansible_host: twovalue-sla-no-such-container-1
+      sla_customer: acme
+      sla_tier: pro
+    bad-host:
+      ansible_host: twovalue-sla-no-such-container-2
+      sla_customer: globex
+      {tier_line}
+"""
+
+
+@pytest.mark.parametrize(
+    ("tier_line", "expected"),
+    [
+        ("sla_tier: gold", "host bad-host: sla_tier is 'gold'"),
+        ("", "host bad-host: sla_tier is not set"),
+    ],
+)
+def test_bad_tier_stops_the_run_before_any_host(tmp_path, tier_line, expected):
+    result = _run_maintenance(tmp_path, FLEET.format(tier_line=tier_line))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert expected in output
+    assert "UNREACHABLE" not in output
+    assert "Read the host's maintenance state" not in output
