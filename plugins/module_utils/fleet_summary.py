@@ -44,6 +44,8 @@ def _warnings(state):
     restarts = state.get("restarts", {})
     if restarts.get("reboot_required"):
         warnings.append("reboot required")
+    elif restarts.get("kernel_outdated"):
+        warnings.append("reboot required: the running kernel is older than the installed one")
     if restarts.get("services"):
         warnings.append(f"services to restart: {', '.join(restarts['services'])}")
     for disk in state.get("disk", []):

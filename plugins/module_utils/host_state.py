@@ -231,18 +231,39 @@ def disk_usage(paths):
     return usage
 
 
-def apt_lists_age(lists_dir="/var/lib/apt/lists", sources_glob="/etc/apt/sources.list*", now=None):
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+
+
+def apt_lists_age(
+    lists_dir="/var/lib/apt/lists",
+    sources_glob="/etc/apt/sources.list*",
+    now=None,
+    stamp=UPDATE_STAMP,
+):
     """Seconds since the package lists were last refreshed, or None if they
     must be refreshed regardless of age: never fetched, or the apt sources
-    changed after the last refresh (a suite was added or switched on)."""
-    stamps = glob.glob(os.path.join(lists_dir, "*Release"))
-    if not stamps:
+    changed after the last refresh (a suite was added or switched on).
+
+    apt leaves an unchanged list file untouched, so the newest Release file
+    alone makes a quiet archive look stale; the refresh stamp and the lists
+    directory's own mtime tell when apt last ran.
+    """
+    releases = glob.glob(os.path.join(lists_dir, "*Release"))
+    if not releases:
         return None
-    newest = max(os.path.getmtime(p) for p in stamps)
+    candidates = releases + [lists_dir] + ([stamp] if os.path.exists(stamp) else [])
+    refreshed = max(os.path.getmtime(p) for p in candidates)
     sources = glob.glob(sources_glob) + glob.glob(os.path.join(sources_glob, "*"))
-    if sources and max(os.path.getmtime(p) for p in sources) > newest:
+    if sources and max(os.path.getmtime(p) for p in sources) > refreshed:
         return None
-    return max(0, int((now or time.time()) - newest))
+    return max(0, int((now or time.time()) - refreshed))
+
+
+def touch_update_stamp(stamp=UPDATE_STAMP):
+    os.makedirs(os.path.dirname(stamp), exist_ok=True)
+    with open(stamp, "a", encoding="utf-8"):
+        pass
+    os.utime(stamp, None)
 
 
 def _read(path):
@@ -289,6 +310,7 @@ class HostProbe:
         refreshed = False
         if cache_max_age > 0 and (age is None or age > cache_max_age) and not self._check_mode:
             self._output(["apt-get", "update", "-qq"], env)
+            touch_update_stamp()
             refreshed = True
             age = apt_lists_age()
         simulation = self._output(

@@ -176,3 +176,10 @@ def test_fleet_summary_does_not_modify_input():
     before = copy.deepcopy(hosts)
     fleet_summary(hosts)
     assert hosts == before
+
+
+def test_outdated_kernel_alone_asks_for_a_reboot():
+    state = copy.deepcopy(STATE)
+    state["restarts"]["kernel_outdated"] = True
+    warnings = host_summary(_host("acme-web1", state=state))["warnings"]
+    assert warnings == ["reboot required: the running kernel is older than the installed one"]

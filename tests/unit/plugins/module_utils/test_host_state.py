@@ -390,14 +390,14 @@ def _apt_dirs(tmp_path, lists_mtime, sources_mtime, dropin_mtime=None):
     lists.mkdir()
     (lists / "partial").mkdir()
     for name in (
-        "deb.debian.org_debian_dists_bookworm_InRelease",
-        "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages",
+        "mirror.example_debian_dists_bookworm_InRelease",
+        "mirror.example_debian_dists_bookworm_main_binary-amd64_Packages",
     ):
         (lists / name).write_text("")
         os.utime(lists / name, (lists_mtime, lists_mtime))
     etc = tmp_path / "etc"
     etc.mkdir()
-    (etc / "sources.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
+    (etc / "sources.list").write_text("deb http://mirror.example/debian bookworm main\n")
     os.utime(etc / "sources.list", (sources_mtime, sources_mtime))
     dropins = etc / "sources.list.d"
     dropins.mkdir()
@@ -405,25 +405,26 @@ def _apt_dirs(tmp_path, lists_mtime, sources_mtime, dropin_mtime=None):
         (dropins / "debian-security.sources").write_text("Types: deb\n")
         os.utime(dropins / "debian-security.sources", (dropin_mtime, dropin_mtime))
     os.utime(dropins, (sources_mtime, sources_mtime))
+    os.utime(lists, (lists_mtime, lists_mtime))
     return str(lists), str(etc / "sources.list*")
 
 
 def test_apt_lists_age_seconds_since_refresh(tmp_path):
     now = 1_750_000_000
     lists, sources = _apt_dirs(tmp_path, lists_mtime=now - 600, sources_mtime=now - 86400)
-    assert apt_lists_age(lists, sources, now=now) == 600
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) == 600
 
 
 def test_apt_lists_age_never_negative(tmp_path):
     now = 1_750_000_000
     lists, sources = _apt_dirs(tmp_path, lists_mtime=now + 30, sources_mtime=now - 86400)
-    assert apt_lists_age(lists, sources, now=now) == 0
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) == 0
 
 
 def test_apt_lists_age_sources_newer_than_lists(tmp_path):
     now = 1_750_000_000
     lists, sources = _apt_dirs(tmp_path, lists_mtime=now - 600, sources_mtime=now - 60)
-    assert apt_lists_age(lists, sources, now=now) is None
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) is None
 
 
 def test_apt_lists_age_dropin_source_newer_than_lists(tmp_path):
@@ -431,19 +432,29 @@ def test_apt_lists_age_dropin_source_newer_than_lists(tmp_path):
     lists, sources = _apt_dirs(
         tmp_path, lists_mtime=now - 600, sources_mtime=now - 86400, dropin_mtime=now - 10
     )
-    assert apt_lists_age(lists, sources, now=now) is None
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) is None
+
+
+def test_apt_lists_age_counts_from_the_refresh_stamp(tmp_path):
+    # An unchanged archive leaves old Release mtimes; the stamp says apt ran.
+    now = 1_750_000_000
+    lists, sources = _apt_dirs(tmp_path, lists_mtime=now - 86400, sources_mtime=now - 90000)
+    stamp = tmp_path / "update-success-stamp"
+    stamp.write_text("")
+    os.utime(stamp, (now - 60, now - 60))
+    assert apt_lists_age(lists, sources, now=now, stamp=str(stamp)) == 60
 
 
 def test_apt_lists_age_never_fetched(tmp_path):
     lists = tmp_path / "lists"
     (lists / "partial").mkdir(parents=True)
-    assert apt_lists_age(str(lists), str(tmp_path / "sources.list*"), now=1) is None
+    assert apt_lists_age(str(lists), str(tmp_path / "sources.list*"), now=1, stamp=str(tmp_path / "no-stamp")) is None
 
 
 def test_apt_lists_age_defaults_to_current_time(tmp_path):
     stamp = time.time() - 120
     lists, sources = _apt_dirs(tmp_path, lists_mtime=stamp, sources_mtime=stamp - 3600)
-    assert 119 <= apt_lists_age(lists, sources) <= 130
+    assert 119 <= apt_lists_age(lists, sources, stamp=str(tmp_path / 'no-stamp')) <= 130
 
 
 # --- HostProbe --------------------------------------------------------------
