@@ -14,8 +14,10 @@ Prints a table and one JSON line.
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -101,7 +103,18 @@ _TASK = """\
 """
 
 
-def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> float:
+def _config_without_callbacks(workdir: str) -> str:
+    """The repository's ansible.cfg minus callbacks_enabled (it enables the audit)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(_ROOT, "ansible.cfg"))
+    parser.remove_option("defaults", "callbacks_enabled")
+    path = os.path.join(workdir, "ansible-without-audit.cfg")
+    with open(path, "w", encoding="utf-8") as handle:
+        parser.write(handle)
+    return path
+
+
+def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> tuple[float, float]:
     env = dict(os.environ)
     env["ANSIBLE_CONFIG"] = os.path.join(_ROOT, "ansible.cfg")
     env["ANSIBLE_COLLECTIONS_PATH"] = _COLLECTIONS
@@ -111,6 +124,7 @@ def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> float:
     if with_callback:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "twovalue.sla.audit"
     else:
+        env["ANSIBLE_CONFIG"] = _config_without_callbacks(workdir)
         env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     command = [
         os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
@@ -122,9 +136,13 @@ def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> float:
         "sla_customer=bench",
         playbook,
     ]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=workdir)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return wall, cpu
 
 
 def _bench_callback(tasks: int, repeats: int) -> dict:
@@ -144,9 +162,15 @@ def _bench_callback(tasks: int, repeats: int) -> dict:
         trail = os.path.join(tmp, "audit", "bench.jsonl")
         with open(trail, "rb") as handle:
             records = sum(1 for _ in handle)
-    base = statistics.median(without)
-    audited = statistics.median(with_audit)
+    base = statistics.median(wall for wall, _cpu in without)
+    audited = statistics.median(wall for wall, _cpu in with_audit)
+    # CPU time is less disturbed by other load on the machine than wall time.
+    base_cpu = statistics.median(cpu for _wall, cpu in without)
+    audited_cpu = statistics.median(cpu for _wall, cpu in with_audit)
     return {
+        "playbook_cpu_seconds_without": round(base_cpu, 3),
+        "playbook_cpu_seconds_with": round(audited_cpu, 3),
+        "callback_cpu_overhead_pct": round((audited_cpu / base_cpu - 1) * 100, 2),
         "playbook_tasks": tasks,
         "playbook_repeats": repeats,
         "playbook_seconds_without": round(base, 3),
@@ -194,6 +218,15 @@ def main(argv=None) -> int:
                     f"median of {figures['playbook_repeats']})"
                 ),
                 "< 5 %",
+            )
+        )
+        rows.append(
+            (
+                "callback CPU overhead",
+                f"{figures['callback_cpu_overhead_pct']} % "
+                f"({figures['playbook_cpu_seconds_with']} s vs "
+                f"{figures['playbook_cpu_seconds_without']} s CPU)",
+                "",
             )
         )
     width = max(len(row[0]) for row in rows)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import subprocess
@@ -56,6 +57,16 @@ def _write_project(base):
     (base / "site.yml").write_text(PLAYBOOK)
 
 
+def _config_without_callbacks(base):
+    """The repository's ansible.cfg minus callbacks_enabled, which enables the audit."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(ROOT, "ansible.cfg"))
+    parser.remove_option("defaults", "callbacks_enabled")
+    with open(base / "ansible.cfg", "w", encoding="utf-8") as handle:
+        parser.write(handle)
+    return str(base / "ansible.cfg")
+
+
 def _run(base, audit_dir, *extra_args, callback=True):
     env = dict(os.environ)
     env.update(
@@ -70,6 +81,7 @@ def _run(base, audit_dir, *extra_args, callback=True):
     if callback:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "twovalue.sla.audit"
     else:
+        env["ANSIBLE_CONFIG"] = _config_without_callbacks(base)
         env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     command = [
         os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
@@ -85,9 +97,13 @@ def _run(base, audit_dir, *extra_args, callback=True):
     return subprocess.run(command, env=env, capture_output=True, text=True, cwd=base, check=False)
 
 
-def _decision_records(path):
+def _records(path):
     with open(path, encoding="ascii") as handle:
-        return [record for record in map(json.loads, handle) if record["kind"] == "decision"]
+        return [json.loads(line) for line in handle]
+
+
+def _decision_records(path):
+    return [record for record in _records(path) if record["kind"] == "decision"]
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +153,9 @@ def test_check_mode_still_writes_and_marks_the_record(tmp_path):
     _write_project(tmp_path)
     completed = _run(tmp_path, tmp_path / "audit", "--check", callback=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    (record,) = _decision_records(tmp_path / "audit" / "acme.jsonl")
-    assert record["check_mode"] is True
+    records = _records(tmp_path / "audit" / "acme.jsonl")
+    assert [record["kind"] for record in records] == ["decision"]  # no callback in this run
+    assert records[0]["check_mode"] is True
     assert not (tmp_path / "marker").exists()  # the copy itself honoured check mode
 
 
