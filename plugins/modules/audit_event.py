@@ -17,7 +17,7 @@ description:
     callback's C(secret_var_names), and of keys that look like secrets
     (password, token, secret, private_key, ...) are stored as C(********).
   - Settings (audit directory, HMAC key file, operator, secret variable names)
-    are those of the M(twovalue.sla.audit) callback (C(SLA_AUDIT_DIR),
+    are those of the P(twovalue.sla.audit#callback) callback (C(SLA_AUDIT_DIR),
     C(SLA_AUDIT_KEY_FILE), C(SLA_OPERATOR), C(SLA_AUDIT_SECRET_VARS) or the
     C([twovalue_sla_audit]) section of ansible.cfg), whether or not the callback is enabled.
 options:
@@ -72,7 +72,7 @@ attributes:
   platform:
     platforms: all
 notes:
-  - The task reports C(changed=false): the managed host is not changed by recording.
+  - The task reports C(changed=false) because recording does not change the managed host.
   - With C(no_log) on the task the record is still written (redacted); only the task output is hidden.
 seealso:
   - plugin: twovalue.sla.audit

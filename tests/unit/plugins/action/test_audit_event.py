@@ -180,7 +180,10 @@ def test_documentation_matches_the_argument_spec():
     import yaml
     from ansible_collections.twovalue.sla.plugins.modules import audit_event as doc_module
 
-    options = yaml.safe_load(doc_module.DOCUMENTATION)["options"]
+    documentation = yaml.safe_load(doc_module.DOCUMENTATION)
+    for section in ("description", "notes"):
+        assert all(isinstance(line, str) for line in documentation[section]), section
+    options = documentation["options"]
     assert set(options) == set(ARGUMENT_SPEC)
     for name, spec in ARGUMENT_SPEC.items():
         assert options[name]["type"] == spec["type"], name
