@@ -1,0 +1,752 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply an exact list of package updates on a Debian host, safely.
+
+Runs on the managed host inside the ``apt_apply`` module, so it uses the
+standard library only. One call checks the host is ready (plan still
+current, disk, dpkg lock), backs up what it is about to replace (the old
+``.deb`` files and, optionally, all databases), installs, restarts what
+``needrestart`` names, runs health checks, and rolls back to the backed-up
+packages when the install or a health check fails.
+
+Host commands go through an injected ``run(argv, environ_update=..., cwd=...,
+data=...) -> (rc, out, err)`` callable (``AnsibleModule.run_command``), and
+every host path lives in ``HostPaths``, so the whole sequence is testable
+without a host.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import http.client
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
+    dpkg_lock_state,
+    parse_apt_simulation,
+    parse_needrestart,
+)
+
+DEFAULT_BACKUP_DIR = "/var/backups/twovalue-sla"
+
+# Environment of every apt-get and dpkg call that changes packages: nothing may prompt.
+APT_ENV = {
+    "DEBIAN_FRONTEND": "noninteractive",
+    "NEEDRESTART_MODE": "l",
+    "NEEDRESTART_SUSPEND": "1",
+    "APT_LISTCHANGES_FRONTEND": "none",
+    "UCF_FORCE_CONFFOLD": "1",
+    "LC_ALL": "C",
+}
+_CONFFILE_OPTIONS = ("--force-confdef", "--force-confold")
+
+# Units that needrestart may name but that are never restarted from a
+# maintenance run (needrestart's own defaults skip them too): restarting them
+# ends sessions or the machine's message bus. They are reported as pending.
+_NEVER_RESTART = re.compile(
+    r"^(dbus(-broker)?|systemd-logind|systemd-manager|(serial-)?getty@.*|user@.*|"
+    r"emergency|rescue|display-manager|gdm3?|lightdm|sddm)\.service$"
+)
+_REMV_LINE = re.compile(r"^Remv (?P<package>\S+)")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+_HTTP_BODY_LIMIT = 1024 * 1024
+_DUMP_CHUNK = 1024 * 1024
+
+
+class HostPaths:
+    """Where things live on the host; tests point these at a temporary tree."""
+
+    def __init__(self, **overrides):
+        self.lock_frontend = "/var/lib/dpkg/lock-frontend"
+        self.dpkg_updates = "/var/lib/dpkg/updates"
+        self.reboot_required = "/var/run/reboot-required"
+        self.disk_paths = ("/", "/var/cache/apt/archives")
+        self.needrestart = "/usr/sbin/needrestart"
+        self.dpkg_repack = "/usr/bin/dpkg-repack"
+        self.dump_binaries = ("/usr/bin/mariadb-dump", "/usr/bin/mysqldump")
+        self.sql_clients = ("/usr/bin/mariadb", "/usr/bin/mysql")
+        for key, value in overrides.items():
+            if not hasattr(self, key):
+                raise TypeError(f"unknown host path {key}")
+            setattr(self, key, value)
+
+    def first_existing(self, candidates):
+        return next((path for path in candidates if os.path.exists(path)), None)
+
+
+class ApplyError(Exception):
+    """The task fails. ``result`` holds what the module returns with the failure."""
+
+    def __init__(self, msg, result=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result or {}
+
+
+# --- pure helpers -----------------------------------------------------------
+
+
+def validate_params(params):
+    """Check what the argument spec cannot; return a list of messages."""
+    errors = []
+    packages = params["packages"]
+    if not packages:
+        errors.append("packages must name at least one package")
+    names = [p["name"] for p in packages]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        errors.append(f"packages names each package once; repeated: {', '.join(duplicates)}")
+    for package in packages:
+        if package["version"] == package["previous"]:
+            errors.append(
+                f"package {package['name']}: version equals previous ({package['version']})"
+            )
+    if not _RUN_ID.match(params["run_id"]) or params["run_id"] in (".", ".."):
+        errors.append(
+            "run_id must be one path component of letters, digits and . _ : + - "
+            f"(at most 128 characters), got {params['run_id']!r}"
+        )
+    for option, minimum in (
+        ("min_free_mb", 0),
+        ("lock_timeout", 0),
+        ("health_retries", 1),
+        ("health_delay", 0),
+    ):
+        if params[option] < minimum:
+            errors.append(f"{option} must be at least {minimum}")
+    return errors
+
+
+def parse_installed(text):
+    """Map package name (without architecture) to (version, status abbreviation)."""
+    installed = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[0]:
+            installed[fields[0].split(":")[0]] = (fields[1], fields[2].strip())
+    return installed
+
+
+def classify(packages, installed):
+    """Split the plan into packages to upgrade and packages already at the target.
+
+    Raises ApplyError naming every package that is neither at ``previous``
+    nor at ``version``, or is held: the plan no longer matches the host.
+    """
+    to_apply, current, problems = [], [], []
+    for package in packages:
+        name = package["name"]
+        version, status = installed.get(name.split(":")[0], (None, ""))
+        if version is None or not status.startswith(("ii", "hi")):
+            state = "not installed" if version is None else f"in dpkg state {status!r}"
+            problems.append(f"{name} is {state}")
+        elif status.startswith("h"):
+            problems.append(f"{name} is held (apt-mark hold); leave it out of the plan")
+        elif version == package["version"]:
+            current.append(package)
+        elif version == package["previous"]:
+            to_apply.append(package)
+        else:
+            problems.append(
+                f"{name} is installed at {version}, the plan expects {package['previous']}"
+            )
+    if problems:
+        raise ApplyError(
+            "stale plan, nothing changed: "
+            + "; ".join(problems)
+            + ". Probe the host again and plan from its current state."
+        )
+    return to_apply, current
+
+
+def check_simulation(text, to_apply):
+    """Check that apt would install exactly the planned versions and nothing else."""
+    wanted = {p["name"].split(":")[0]: p["version"] for p in to_apply}
+    problems = []
+    seen = set()
+    for change in parse_apt_simulation(text):
+        name = change["package"].split(":")[0]
+        if name not in wanted:
+            what = "install" if change["new_install"] else "upgrade"
+            problems.append(f"apt would also {what} {name} {change['candidate']}")
+        elif change["candidate"] != wanted[name]:
+            problems.append(f"apt would install {name} {change['candidate']}, not {wanted[name]}")
+        else:
+            seen.add(name)
+    for line in text.splitlines():
+        match = _REMV_LINE.match(line)
+        if match:
+            problems.append(f"apt would remove {match.group('package')}")
+    problems.extend(f"apt would not upgrade {name}" for name in sorted(set(wanted) - seen))
+    if problems:
+        raise ApplyError(
+            "the plan does not match what apt would do, nothing changed: "
+            + "; ".join(problems)
+            + ". Plan every package the update needs."
+        )
+
+
+def install_argv(to_apply, lock_timeout, simulate=False):
+    argv = ["apt-get"]
+    if simulate:
+        argv += ["-s", "-o", "Debug::NoLocking=1"]
+    argv += ["install", "-y", "--only-upgrade"]
+    for option in _CONFFILE_OPTIONS:
+        argv += ["-o", f"Dpkg::Options::={option}"]
+    argv += ["--no-install-recommends", "-o", f"DPkg::Lock::Timeout={lock_timeout}"]
+    argv += [f"{p['name']}={p['version']}" for p in to_apply]
+    return argv
+
+
+def restartable(services):
+    """Split needrestart's services into (restart, leave pending)."""
+    restart = [s for s in services if not _NEVER_RESTART.match(s)]
+    pending = [s for s in services if _NEVER_RESTART.match(s)]
+    return restart, pending
+
+
+def _tail(text, limit=300):
+    text = (text or "").strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    tail = lines[-1] if lines else ""
+    error_lines = [line for line in lines if line.startswith(("E:", "dpkg: error"))]
+    if error_lines:
+        tail = error_lines[-1]
+    return tail[:limit]
+
+
+def free_mb(path):
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize // (1024 * 1024)
+
+
+def _existing_ancestor(path):
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+# --- health checks ----------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def http_get(url, follow_redirects=False, timeout=10):
+    """Return (status, body text) of a GET; an HTTP error status is a result, not an exception."""
+    handlers = [] if follow_redirects else [_NoRedirect()]
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(url, headers={"User-Agent": "twovalue.sla health check"})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, response.read(_HTTP_BODY_LIMIT).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        body = exc.read(_HTTP_BODY_LIMIT).decode("utf-8", "replace") if exc.fp else ""
+        return exc.code, body
+
+
+def _describe(check):
+    if check["type"] == "http":
+        return f"http {check['url']}"
+    return f"sql {check.get('database') or '(no database)'}"
+
+
+# --- the sequence -----------------------------------------------------------
+
+
+class AptApply:
+    """Back up, apply, check and roll back one planned set of package updates."""
+
+    def __init__(
+        self,
+        run,
+        check_mode=False,
+        paths=None,
+        http=http_get,
+        popen=subprocess.Popen,
+        sleep=time.sleep,
+        clock=time.monotonic,
+        now=time.time,
+    ):
+        self._run = run
+        self._check_mode = check_mode
+        self.paths = paths or HostPaths()
+        self._http = http
+        self._popen = popen
+        self._sleep = sleep
+        self._clock = clock
+        self._now = now
+        self.warnings = []
+        self._manifest = None
+        self._manifest_path = None
+
+    # commands
+
+    def _call(self, argv, env=None, **kwargs):
+        return self._run(argv, environ_update=dict(env or {"LC_ALL": "C"}), **kwargs)
+
+    def _must(self, argv, what, env=None, **kwargs):
+        rc, out, err = self._call(argv, env, **kwargs)
+        if rc != 0:
+            raise ApplyError(f"{what} failed, nothing changed: {argv[0]} exited {rc}: {_tail(err)}")
+        return out
+
+    def installed(self, names):
+        # dpkg-query exits 1 when a name is unknown; the missing name is reported by classify.
+        rc, out, err = self._call(
+            ["dpkg-query", "-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n", *names]
+        )
+        if rc not in (0, 1):
+            raise ApplyError(
+                f"reading installed versions failed: dpkg-query exited {rc}: {_tail(err)}"
+            )
+        return parse_installed(out)
+
+    # preconditions
+
+    def check_disk(self, min_free_mb, backup_dir):
+        paths = list(self.paths.disk_paths) + [_existing_ancestor(backup_dir)]
+        low = []
+        for path in paths:
+            if os.path.exists(path):
+                free = free_mb(path)
+                if free < min_free_mb:
+                    low.append(f"{path} has {free} MiB free")
+        if low:
+            raise ApplyError(
+                f"not enough disk space, nothing changed: {'; '.join(low)}, "
+                f"below min_free_mb {min_free_mb}. Free space first (apt-get clean, old backups)."
+            )
+
+    def check_dpkg_interrupted(self):
+        if glob.glob(os.path.join(self.paths.dpkg_updates, "*")):
+            raise ApplyError(
+                "a previous dpkg run was interrupted, nothing changed: "
+                f"{self.paths.dpkg_updates} is not empty. Run 'dpkg --configure -a' "
+                "on the host, check its outcome, then probe and plan again."
+            )
+
+    def wait_for_lock(self, timeout):
+        start = self._clock()
+        while True:
+            state = dpkg_lock_state(self.paths.lock_frontend)
+            if not state["locked"]:
+                return
+            waited = self._clock() - start
+            if waited >= timeout:
+                raise ApplyError(
+                    f"the dpkg lock {self.paths.lock_frontend} is still held by another "
+                    f"process after {int(waited)} s (lock_timeout {timeout}), nothing changed. "
+                    "Another package run (unattended-upgrades, apt) is busy; try again later."
+                )
+            self._sleep(min(2, max(0.1, timeout - waited)))
+
+    # backup
+
+    def _write_manifest(self, **updates):
+        self._manifest.update(updates, updated=_iso(self._now()))
+        tmp = self._manifest_path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self._manifest, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, self._manifest_path)
+
+    def _new_debs(self, debs_dir, before):
+        return sorted(set(os.listdir(debs_dir)) - before)
+
+    def backup_package(self, package, debs_dir):
+        """Put the installed version's .deb into debs_dir; return the manifest entry."""
+        entry = {
+            "name": package["name"],
+            "previous": package["previous"],
+            "target": package["version"],
+        }
+        before = set(os.listdir(debs_dir))
+        rc, _out, err = self._call(
+            [
+                "apt-get",
+                "download",
+                "-o",
+                "APT::Sandbox::User=root",
+                f"{package['name']}={package['previous']}",
+            ],
+            cwd=debs_dir,
+        )
+        files = self._new_debs(debs_dir, before)
+        if rc == 0 and files:
+            return dict(entry, source="download", debs=files)
+        if os.path.exists(self.paths.dpkg_repack):
+            rc, _out, err2 = self._call([self.paths.dpkg_repack, package["name"]], cwd=debs_dir)
+            files = self._new_debs(debs_dir, before)
+            if rc == 0 and files:
+                return dict(entry, source="dpkg-repack", debs=files)
+            reason = f"dpkg-repack exited {rc}: {_tail(err2)}"
+        else:
+            reason = "dpkg-repack is not installed"
+        raise ApplyError(
+            f"no rollback possible, nothing changed: {package['name']} {package['previous']} "
+            f"cannot be downloaded any more ({_tail(err) or f'apt-get exited {rc}'}) and {reason}. "
+            "Install dpkg-repack on the host or take the update without this package."
+        )
+
+    def dump_databases(self, binary, target):
+        """Stream all databases through gzip into target; never hold the dump in memory."""
+        partial = target + ".partial"
+        argv = [
+            binary,
+            "--user=root",
+            "--protocol=socket",
+            "--single-transaction",
+            "--all-databases",
+            "--routines",
+            "--events",
+        ]
+        with tempfile.TemporaryFile() as errors:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as packed:
+                process = self._popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    env=dict(os.environ, LC_ALL="C"),
+                )
+                try:
+                    for chunk in iter(lambda: process.stdout.read(_DUMP_CHUNK), b""):
+                        packed.write(chunk)
+                finally:
+                    process.stdout.close()
+                    rc = process.wait()
+            if rc != 0:
+                errors.seek(0)
+                message = errors.read(4096).decode("utf-8", "replace")
+                raise ApplyError(
+                    f"database dump failed, nothing changed: {os.path.basename(binary)} "
+                    f"exited {rc}: {_tail(message)}. The partial dump is kept at {partial}."
+                )
+        os.replace(partial, target)
+
+    def backup(self, to_apply, backup_root, run_id, db_dump, dump_binary):
+        run_dir = os.path.join(backup_root, run_id)
+        try:
+            os.makedirs(backup_root, mode=0o700, exist_ok=True)
+            os.mkdir(run_dir, 0o700)
+        except FileExistsError:
+            raise ApplyError(
+                f"backup directory {run_dir} already exists, nothing changed: "
+                "every run needs its own run_id; an earlier backup is never overwritten."
+            ) from None
+        except OSError as exc:
+            raise ApplyError(
+                f"cannot create the backup directory, nothing changed: {exc}"
+            ) from None
+        debs_dir = os.path.join(run_dir, "debs")
+        os.mkdir(debs_dir, 0o700)
+        self._manifest_path = os.path.join(run_dir, "manifest.json")
+        self._manifest = {
+            "run_id": run_id,
+            "created": _iso(self._now()),
+            "status": "backing_up",
+            "packages": [
+                {"name": p["name"], "previous": p["previous"], "target": p["version"]}
+                for p in to_apply
+            ],
+            "databases": None,
+        }
+        self._write_manifest()
+        try:
+            entries = [self.backup_package(p, debs_dir) for p in to_apply]
+            self._write_manifest(packages=entries)
+            if db_dump:
+                target = os.path.join(run_dir, "databases.sql.gz")
+                self.dump_databases(dump_binary, target)
+                self._write_manifest(databases=os.path.basename(target))
+        except OSError as exc:
+            message = f"writing the backup failed, nothing changed: {exc}"
+            self._write_manifest(status="aborted", error=message)
+            raise ApplyError(message, {"backup": run_dir}) from None
+        except ApplyError as exc:
+            self._write_manifest(status="aborted", error=exc.msg)
+            exc.result.setdefault("backup", run_dir)
+            raise
+        self._write_manifest(status="backed_up")
+        return run_dir, entries
+
+    # services and health
+
+    def restart_services(self):
+        """Restart what needrestart names; return (restarted, pending, failures)."""
+        if not os.path.exists(self.paths.needrestart):
+            return [], [], []
+        rc, out, err = self._call([self.paths.needrestart, "-b", "-r", "l"])
+        if rc != 0:
+            self.warnings.append(f"needrestart exited {rc}: {_tail(err)}; no service restarted")
+            return [], [], []
+        restart, pending = restartable(parse_needrestart(out)["services"])
+        restarted, failures = [], []
+        for unit in restart:
+            rc, _out, err = self._call(["systemctl", "restart", unit])
+            if rc == 0:
+                restarted.append(unit)
+            else:
+                failures.append(f"systemctl restart {unit} exited {rc}: {_tail(err)}")
+        return restarted, pending, failures
+
+    def _http_check(self, check):
+        try:
+            status, body = self._http(check["url"], bool(check.get("follow_redirects")), 10)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            return False, f"{check['url']}: {exc}"
+        expect = check.get("expect_status") or 200
+        if status != expect:
+            return False, f"{check['url']} returned HTTP {status}, expected {expect}"
+        contains = check.get("contains")
+        if contains and contains not in body:
+            return False, f"{check['url']} returned HTTP {status} without {contains!r}"
+        return True, f"{check['url']} returned HTTP {status}"
+
+    def _sql_check(self, check):
+        client = self.paths.first_existing(self.paths.sql_clients)
+        if client is None:
+            return False, "no mariadb client found for the sql check"
+        argv = [client, "--batch", "-N", "--user=root", "--protocol=socket"]
+        if check.get("database"):
+            argv.append(f"--database={check['database']}")
+        # The query goes on stdin: no shell, no variable expansion, not in the process list.
+        rc, out, err = self._call(argv, data=check["query"])
+        where = check.get("database") or "the server"
+        if rc != 0:
+            return (
+                False,
+                f"query on {where} failed: {os.path.basename(client)} exited {rc}: {_tail(err)}",
+            )
+        expect = check.get("expect")
+        if expect and expect not in out:
+            return False, f"query on {where} returned no {expect!r}"
+        return True, f"query on {where} succeeded"
+
+    def run_health_checks(self, checks, retries, delay):
+        """Run every check, retrying the set until all pass; return (all ok, results)."""
+        results = []
+        for attempt in range(1, retries + 1):
+            results = []
+            for check in checks:
+                ok, detail = (
+                    self._http_check(check) if check["type"] == "http" else self._sql_check(check)
+                )
+                results.append({"check": _describe(check), "ok": ok, "detail": detail})
+            if all(r["ok"] for r in results):
+                return True, results
+            if attempt < retries:
+                self._sleep(delay)
+        return False, results
+
+    # rollback
+
+    def rollback(self, run_dir, entries, services_before, restart=True):
+        debs = [os.path.join(run_dir, "debs", f) for e in entries for f in e["debs"]]
+        argv = ["dpkg", *_CONFFILE_OPTIONS, "-i", *debs]
+        rc, _out, err = self._call(argv, APT_ENV)
+        if rc != 0:
+            return False, f"rollback failed: dpkg -i exited {rc}: {_tail(err)}", services_before
+        versions = self.installed([e["name"] for e in entries])
+        wrong = [
+            f"{e['name']} is at {versions.get(e['name'].split(':')[0], ('none',))[0]}"
+            for e in entries
+            if versions.get(e["name"].split(":")[0], (None,))[0] != e["previous"]
+        ]
+        if wrong:
+            return False, "rollback incomplete: " + "; ".join(wrong), services_before
+        if not restart:
+            return True, "", []
+        restarted, _pending, failures = self.restart_services()
+        # Restart the services restarted for the update again, plus what needrestart names now.
+        for unit in services_before:
+            if unit not in restarted:
+                rc, _out, err = self._call(["systemctl", "restart", unit])
+                if rc == 0:
+                    restarted.append(unit)
+                else:
+                    failures.append(f"systemctl restart {unit} exited {rc}: {_tail(err)}")
+        if failures:
+            self.warnings.extend(failures)
+        return True, "", restarted
+
+    # the whole sequence
+
+    def apply(self, params):
+        errors = validate_params(params)
+        if errors:
+            raise ApplyError("; ".join(errors))
+        packages = params["packages"]
+        result = {
+            "changed": False,
+            "applied": [],
+            "already_current": [],
+            "backup": None,
+            "services_restarted": [],
+            "services_pending": [],
+            "health": [],
+            "rolled_back": False,
+            "reboot_required": os.path.exists(self.paths.reboot_required),
+        }
+
+        to_apply, current = classify(packages, self.installed([p["name"] for p in packages]))
+        result["already_current"] = [_summary(p) for p in current]
+        if not to_apply:
+            return result
+
+        self.check_disk(params["min_free_mb"], params["backup_dir"])
+        self.check_dpkg_interrupted()
+        simulation = self._must(
+            install_argv(to_apply, params["lock_timeout"], simulate=True),
+            "simulating the install",
+            APT_ENV,
+        )
+        check_simulation(simulation, to_apply)
+
+        db_dump = params.get("db_dump")
+        dump_binary = self.paths.first_existing(self.paths.dump_binaries)
+        if db_dump is None:
+            db_dump = dump_binary is not None
+        elif db_dump and dump_binary is None:
+            raise ApplyError(
+                "db_dump is true but neither mariadb-dump nor mysqldump is installed, nothing changed"
+            )
+
+        result.update(changed=True, applied=[_summary(p) for p in to_apply])
+        if self._check_mode:
+            self._check_rollback_possible(to_apply)
+            return result
+
+        self.wait_for_lock(params["lock_timeout"])
+        run_dir, entries = self.backup(
+            to_apply, params["backup_dir"], params["run_id"], db_dump, dump_binary
+        )
+        result["backup"] = run_dir
+
+        # The backup may have taken minutes: make sure dpkg is still ours to use.
+        try:
+            self.wait_for_lock(params["lock_timeout"])
+        except ApplyError as exc:
+            self._write_manifest(status="aborted", error=exc.msg)
+            raise ApplyError(exc.msg, dict(result, changed=False, applied=[])) from None
+
+        self._write_manifest(status="applying")
+        failure = self._install(to_apply, params["lock_timeout"])
+        if failure is None and params["restart_services"]:
+            restarted, pending, failures = self.restart_services()
+            result.update(services_restarted=restarted, services_pending=pending)
+            if failures:
+                failure = "restarting services failed: " + "; ".join(failures)
+        if failure is None and params["health_checks"]:
+            ok, health = self.run_health_checks(
+                params["health_checks"], params["health_retries"], params["health_delay"]
+            )
+            result["health"] = health
+            if not ok:
+                failure = "health check failed: " + "; ".join(
+                    h["detail"] for h in health if not h["ok"]
+                )
+
+        if failure is None:
+            self._write_manifest(status="applied")
+            result["reboot_required"] = os.path.exists(self.paths.reboot_required)
+            return result
+        raise ApplyError(self._fail(failure, params, run_dir, entries, result), result)
+
+    def _install(self, to_apply, lock_timeout):
+        rc, _out, err = self._call(install_argv(to_apply, lock_timeout), APT_ENV)
+        if rc != 0:
+            return f"apt-get install exited {rc}: {_tail(err)}"
+        versions = self.installed([p["name"] for p in to_apply])
+        wrong = [
+            p["name"]
+            for p in to_apply
+            if versions.get(p["name"].split(":")[0], (None,))[0] != p["version"]
+        ]
+        if wrong:
+            return f"apt-get install left {', '.join(wrong)} below the planned version"
+        return None
+
+    def _fail(self, failure, params, run_dir, entries, result):
+        """Roll back if allowed, record the outcome, and return the task's failure message."""
+        result["reboot_required"] = os.path.exists(self.paths.reboot_required)
+        if self._untouched(entries):
+            # apt-get failed before dpkg ran (a download failed, say): nothing to roll back.
+            self._write_manifest(status="aborted", error=failure)
+            result.update(changed=False, applied=[])
+            return f"{failure}. No package was changed, nothing to roll back; backup kept at {run_dir}."
+        if not params["rollback"]:
+            self._write_manifest(status="failed", error=failure)
+            return (
+                f"{failure}. Not rolled back (rollback is false); the backup is kept at {run_dir}."
+            )
+        ok, problem, restarted = self.rollback(
+            run_dir, entries, result["services_restarted"], params["restart_services"]
+        )
+        if not ok:
+            self._write_manifest(status="failed", error=f"{failure}; {problem}")
+            return (
+                f"{failure}. {problem[0].upper()}{problem[1:]}; the host needs manual repair "
+                f"from the backup kept at {run_dir}."
+            )
+        result.update(rolled_back=True, services_restarted=restarted)
+        after = "no health checks are configured"
+        if params["health_checks"]:
+            healthy, health = self.run_health_checks(
+                params["health_checks"], params["health_retries"], params["health_delay"]
+            )
+            result["health_after_rollback"] = health
+            if healthy:
+                after = "the health checks pass after the rollback"
+            else:
+                after = "the health checks still fail after the rollback: " + "; ".join(
+                    h["detail"] for h in health if not h["ok"]
+                )
+        self._write_manifest(status="rolled_back", error=failure, after_rollback=after)
+        result["reboot_required"] = os.path.exists(self.paths.reboot_required)
+        return (
+            f"{failure}. Rolled back to the previous versions; {after}. Backup kept at {run_dir}."
+        )
+
+    def _untouched(self, entries):
+        versions = self.installed([e["name"] for e in entries])
+        return all(
+            versions.get(e["name"].split(":")[0]) == (e["previous"], "ii") for e in entries
+        ) and not glob.glob(os.path.join(self.paths.dpkg_updates, "*"))
+
+    def _check_rollback_possible(self, to_apply):
+        """In check mode, confirm each previous version can still be backed up."""
+        repack = os.path.exists(self.paths.dpkg_repack)
+        for package in to_apply:
+            rc, _out, err = self._call(
+                ["apt-get", "download", "--print-uris", f"{package['name']}={package['previous']}"]
+            )
+            if rc != 0 and not repack:
+                raise ApplyError(
+                    f"no rollback possible: {package['name']} {package['previous']} cannot be "
+                    f"downloaded any more ({_tail(err)}) and dpkg-repack is not installed"
+                )
+
+
+def _summary(package):
+    return {"name": package["name"], "previous": package["previous"], "version": package["version"]}
+
+
+def _iso(timestamp):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

@@ -1,0 +1,743 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+
+import pytest
+from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
+    APT_ENV,
+    ApplyError,
+    AptApply,
+    HostPaths,
+    check_simulation,
+    http_get,
+    restartable,
+    validate_params,
+)
+
+_PLAN = [
+    {"name": "apache2", "previous": "2.4.62-1~deb12u2", "version": "2.4.65-1~deb12u1"},
+    {
+        "name": "libapache2-mod-php8.2",
+        "previous": "8.2.28-1~deb12u1",
+        "version": "8.2.29-1~deb12u1",
+    },
+]
+
+
+class FakeHost:
+    """Answers the commands apt_apply runs, keeping a dpkg database in a dict."""
+
+    def __init__(self, installed):
+        self.installed = dict(installed)
+        self.downloadable = {(n, v) for n, v in installed.items()}
+        self.calls = []
+        self.install_rc = 0
+        self.install_partial = True
+        self.dpkg_rc = 0
+        self.extra_simulation = ""
+        self.needrestart_out = "NEEDRESTART-VER: 3.6\nNEEDRESTART-SVC: apache2.service\n"
+        self.sql_out = "1\n"
+
+    def commands(self):
+        return [call["argv"] for call in self.calls]
+
+    def __call__(self, argv, environ_update=None, cwd=None, data=None):
+        self.calls.append({"argv": list(argv), "env": environ_update, "cwd": cwd, "data": data})
+        cmd = os.path.basename(argv[0])
+        if cmd == "dpkg-query":
+            names = argv[3:]
+            lines = [f"{n}\t{self.installed[n]}\tii \n" for n in names if n in self.installed]
+            missing = [n for n in names if n not in self.installed]
+            err = "".join(f"dpkg-query: no packages found matching {n}\n" for n in missing)
+            return (1 if missing else 0), "".join(lines), err
+        if cmd == "apt-get" and "download" in argv:
+            name, version = argv[-1].split("=")
+            if (name, version) not in self.downloadable:
+                return (
+                    100,
+                    "",
+                    f"E: Can't find a source to download version '{version}' of '{name}:amd64'\n",
+                )
+            if "--print-uris" not in argv:
+                with open(os.path.join(cwd, f"{name}_{version}_amd64.deb"), "w") as handle:
+                    handle.write("deb")
+            return 0, "", ""
+        if cmd == "apt-get" and "-s" in argv:
+            lines = [
+                f"Inst {n} [{self.installed[n]}] ({v} Debian-Security:12/stable-security [amd64])"
+                for n, v in (
+                    a.split("=") for a in argv if "=" in a and not a.startswith(("-", "D"))
+                )
+            ]
+            return 0, "\n".join(lines) + "\n" + self.extra_simulation, ""
+        if cmd == "apt-get" and "install" in argv:
+            if self.install_rc:
+                if self.install_partial:
+                    # dpkg unpacked the first package before the second failed.
+                    name, version = argv[-2].split("=")
+                    self.installed[name] = version
+                return (
+                    self.install_rc,
+                    "",
+                    "E: Sub-process /usr/bin/dpkg returned an error code (1)\n",
+                )
+            for arg in argv:
+                if "=" in arg and not arg.startswith(("-", "Dpkg", "DPkg")):
+                    name, version = arg.split("=")
+                    self.installed[name] = version
+            return 0, "", ""
+        if cmd == "dpkg-repack":
+            name = argv[1]
+            with open(os.path.join(cwd, f"{name}_{self.installed[name]}_amd64.deb"), "w") as handle:
+                handle.write("repacked")
+            return 0, "", ""
+        if cmd == "dpkg":
+            if self.dpkg_rc:
+                return self.dpkg_rc, "", "dpkg: error processing archive x.deb\n"
+            for path in argv[argv.index("-i") + 1 :]:
+                name, version, _arch = os.path.basename(path)[: -len(".deb")].split("_")
+                self.installed[name] = version
+            return 0, "", ""
+        if cmd == "needrestart":
+            return 0, self.needrestart_out, ""
+        if cmd == "systemctl":
+            return 0, "", ""
+        if cmd == "mariadb":
+            return 0, self.sql_out, ""
+        raise AssertionError(f"unexpected command {argv}")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def host(tmp_path):
+    (tmp_path / "updates").mkdir()
+    (tmp_path / "lock-frontend").write_text("")
+    (tmp_path / "needrestart").write_text("")
+    (tmp_path / "mariadb").write_text("")
+    paths = HostPaths(
+        lock_frontend=str(tmp_path / "lock-frontend"),
+        dpkg_updates=str(tmp_path / "updates"),
+        reboot_required=str(tmp_path / "reboot-required"),
+        disk_paths=(str(tmp_path),),
+        needrestart=str(tmp_path / "needrestart"),
+        dpkg_repack=str(tmp_path / "dpkg-repack"),
+        dump_binaries=(str(tmp_path / "mariadb-dump"),),
+        sql_clients=(str(tmp_path / "mariadb"),),
+    )
+    fake = FakeHost({p["name"]: p["previous"] for p in _PLAN})
+    return fake, paths, tmp_path
+
+
+def _params(tmp_path, **overrides):
+    params = {
+        "packages": [dict(p) for p in _PLAN],
+        "run_id": "run-1",
+        "backup_dir": str(tmp_path / "backups"),
+        "db_dump": None,
+        "min_free_mb": 0,
+        "lock_timeout": 120,
+        "restart_services": True,
+        "health_checks": [],
+        "health_retries": 5,
+        "health_delay": 2,
+        "rollback": True,
+    }
+    params.update(overrides)
+    return params
+
+
+def _applier(fake, paths, http=None, check_mode=False, clock=None):
+    clock = clock or Clock()
+    return AptApply(
+        fake,
+        check_mode=check_mode,
+        paths=paths,
+        http=http or (lambda url, follow, timeout: (200, "MediaWiki")),
+        sleep=clock.sleep,
+        clock=clock,
+        now=lambda: 1_750_000_000,
+    )
+
+
+def _manifest(tmp_path):
+    return json.loads((tmp_path / "backups" / "run-1" / "manifest.json").read_text())
+
+
+def _changing(argv):
+    """Whether a command changes the host (anything but queries and simulations)."""
+    if argv[0] == "dpkg-query":
+        return False
+    if argv[0] == "apt-get" and ("-s" in argv or "--print-uris" in argv):
+        return False
+    return not argv[0].endswith("needrestart")
+
+
+_HTTP_CHECK = {
+    "type": "http",
+    "url": "http://127.0.0.1/",
+    "expect_status": 200,
+    "contains": "MediaWiki",
+}
+_SQL_CHECK = {
+    "type": "sql",
+    "database": "wikidb",
+    "query": "SELECT COUNT(*) FROM page",
+    "expect": "1",
+}
+
+
+def test_success_runs_backup_install_restart_and_health_in_order(host):
+    fake, paths, tmp_path = host
+    params = _params(tmp_path, health_checks=[_HTTP_CHECK, _SQL_CHECK])
+    result = _applier(fake, paths).apply(params)
+
+    commands = fake.commands()
+    assert [c[0] if c[0] != "apt-get" else " ".join(c[:2]) for c in commands] == [
+        "dpkg-query",
+        "apt-get -s",
+        "apt-get download",
+        "apt-get download",
+        "apt-get install",
+        "dpkg-query",
+        paths.needrestart,
+        "systemctl",
+        paths.sql_clients[0],
+    ]
+    install = fake.calls[4]
+    assert install["argv"] == [
+        "apt-get",
+        "install",
+        "-y",
+        "--only-upgrade",
+        "-o",
+        "Dpkg::Options::=--force-confdef",
+        "-o",
+        "Dpkg::Options::=--force-confold",
+        "--no-install-recommends",
+        "-o",
+        "DPkg::Lock::Timeout=120",
+        "apache2=2.4.65-1~deb12u1",
+        "libapache2-mod-php8.2=8.2.29-1~deb12u1",
+    ]
+    assert install["env"] == APT_ENV
+    for key in (
+        "DEBIAN_FRONTEND",
+        "NEEDRESTART_MODE",
+        "NEEDRESTART_SUSPEND",
+        "APT_LISTCHANGES_FRONTEND",
+    ):
+        assert key in install["env"]
+    assert fake.calls[2]["argv"][-1] == "apache2=2.4.62-1~deb12u2"
+    assert fake.calls[2]["cwd"] == str(tmp_path / "backups" / "run-1" / "debs")
+    assert commands[7] == ["systemctl", "restart", "apache2.service"]
+    sql = fake.calls[8]
+    assert sql["argv"] == [
+        paths.sql_clients[0],
+        "--batch",
+        "-N",
+        "--user=root",
+        "--protocol=socket",
+        "--database=wikidb",
+    ]
+    assert sql["data"] == "SELECT COUNT(*) FROM page"
+
+    assert result["changed"] is True
+    assert result["rolled_back"] is False
+    assert result["applied"] == [
+        {"name": p["name"], "previous": p["previous"], "version": p["version"]} for p in _PLAN
+    ]
+    assert result["backup"] == str(tmp_path / "backups" / "run-1")
+    assert result["services_restarted"] == ["apache2.service"]
+    assert [h["ok"] for h in result["health"]] == [True, True]
+    assert result["reboot_required"] is False
+
+    manifest = _manifest(tmp_path)
+    assert manifest["status"] == "applied"
+    assert manifest["databases"] is None
+    assert [(p["name"], p["previous"], p["target"], p["source"]) for p in manifest["packages"]] == [
+        (p["name"], p["previous"], p["version"], "download") for p in _PLAN
+    ]
+    assert sorted(os.listdir(tmp_path / "backups" / "run-1" / "debs")) == [
+        "apache2_2.4.62-1~deb12u2_amd64.deb",
+        "libapache2-mod-php8.2_8.2.28-1~deb12u1_amd64.deb",
+    ]
+    assert stat.S_IMODE(os.stat(tmp_path / "backups" / "run-1").st_mode) == 0o700
+
+
+def test_reports_reboot_required_and_leaves_protected_units_pending(host):
+    fake, paths, tmp_path = host
+    fake.needrestart_out = (
+        "NEEDRESTART-SVC: dbus.service\nNEEDRESTART-SVC: php8.2-fpm.service\n"
+        "NEEDRESTART-SVC: systemd-logind.service\n"
+    )
+    real_install = fake.__call__
+
+    def run(argv, **kwargs):
+        if argv[:2] == ["apt-get", "install"]:
+            (tmp_path / "reboot-required").write_text("*** System restart required ***\n")
+        return real_install(argv, **kwargs)
+
+    result = _applier(run, paths).apply(_params(tmp_path))
+    assert result["reboot_required"] is True
+    assert result["services_restarted"] == ["php8.2-fpm.service"]
+    assert result["services_pending"] == ["dbus.service", "systemd-logind.service"]
+    assert [c for c in fake.commands() if c[0] == "systemctl"] == [
+        ["systemctl", "restart", "php8.2-fpm.service"]
+    ]
+
+
+def test_restart_services_false_restarts_nothing(host):
+    fake, paths, tmp_path = host
+    result = _applier(fake, paths).apply(_params(tmp_path, restart_services=False))
+    assert result["services_restarted"] == []
+    assert not [c for c in fake.commands() if c[0] in ("systemctl", paths.needrestart)]
+
+
+def test_database_dump_is_streamed_gzipped_and_private(host):
+    fake, paths, tmp_path = host
+    dump = tmp_path / "mariadb-dump"
+    dump.write_text(
+        "#!/bin/sh\n"
+        'echo "-- args: $*"\n'
+        'i=0; while [ $i -lt 2000 ]; do echo "INSERT INTO t VALUES ($i);"; i=$((i+1)); done\n'
+    )
+    dump.chmod(0o755)
+    paths.dump_binaries = (str(dump),)
+    result = _applier(fake, paths).apply(_params(tmp_path))  # db_dump unset: binary exists
+
+    target = tmp_path / "backups" / "run-1" / "databases.sql.gz"
+    with gzip.open(target, "rt") as handle:
+        lines = handle.read().splitlines()
+    assert lines[0] == (
+        "-- args: --user=root --protocol=socket --single-transaction --all-databases --routines --events"
+    )
+    assert lines[-1] == "INSERT INTO t VALUES (1999);"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert _manifest(tmp_path)["databases"] == "databases.sql.gz"
+    assert result["changed"] is True
+
+
+def test_failed_database_dump_aborts_before_install(host):
+    fake, paths, tmp_path = host
+    dump = tmp_path / "mariadb-dump"
+    dump.write_text(
+        "#!/bin/sh\necho partial\necho 'Got error: 2002: Can not connect' >&2\nexit 2\n"
+    )
+    dump.chmod(0o755)
+    paths.dump_binaries = (str(dump),)
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, db_dump=True))
+    assert "database dump failed, nothing changed" in excinfo.value.msg
+    assert "Can not connect" in excinfo.value.msg
+    assert not any(c[:2] == ["apt-get", "install"] for c in fake.commands())
+    assert _manifest(tmp_path)["status"] == "aborted"
+    assert (tmp_path / "backups" / "run-1" / "databases.sql.gz.partial").exists()
+
+
+def test_db_dump_true_without_client_fails_before_backup(host):
+    fake, paths, tmp_path = host
+    with pytest.raises(ApplyError, match="neither mariadb-dump nor mysqldump"):
+        _applier(fake, paths).apply(_params(tmp_path, db_dump=True))
+    assert not (tmp_path / "backups").exists()
+
+
+def test_stale_plan_fails_naming_the_package_and_changes_nothing(host):
+    fake, paths, tmp_path = host
+    fake.installed["libapache2-mod-php8.2"] = "8.2.27-1~deb12u1"
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path))
+    msg = excinfo.value.msg
+    assert msg.startswith("stale plan, nothing changed")
+    assert "libapache2-mod-php8.2 is installed at 8.2.27-1~deb12u1" in msg
+    assert "apache2 is" not in msg.replace("libapache2", "")
+    assert fake.commands() == [fake.calls[0]["argv"]]
+    assert not (tmp_path / "backups").exists()
+
+
+def test_package_not_installed_is_a_stale_plan(host):
+    fake, paths, tmp_path = host
+    del fake.installed["apache2"]
+    with pytest.raises(ApplyError, match="apache2 is not installed"):
+        _applier(fake, paths).apply(_params(tmp_path))
+
+
+def test_disk_too_low_refuses_before_anything_changes(host):
+    fake, paths, tmp_path = host
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, min_free_mb=10**12))
+    assert "not enough disk space, nothing changed" in excinfo.value.msg
+    assert str(tmp_path) in excinfo.value.msg
+    assert not any(_changing(c) for c in fake.commands())
+    assert not (tmp_path / "backups").exists()
+
+
+def test_interrupted_dpkg_fails_and_asks_for_configure(host):
+    fake, paths, tmp_path = host
+    (tmp_path / "updates" / "0001").write_text("")
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path))
+    assert "dpkg --configure -a" in excinfo.value.msg
+    assert not any(_changing(c) for c in fake.commands())
+    assert not any("configure" in " ".join(c) for c in fake.commands())
+
+
+@pytest.fixture
+def lock_holder(tmp_path):
+    """Another process holding the dpkg frontend lock, as apt would."""
+    lock = tmp_path / "lock-frontend"
+    lock.write_text("")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+            "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(30)\n",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "locked"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_lock_held_past_timeout_fails_clearly(host, lock_holder):
+    fake, paths, tmp_path = host
+    clock = Clock()
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths, clock=clock).apply(_params(tmp_path, lock_timeout=7))
+    assert "still held by another process after 7 s (lock_timeout 7)" in excinfo.value.msg
+    assert sum(clock.sleeps) == 7
+    assert not any(_changing(c) for c in fake.commands())
+    assert not (tmp_path / "backups").exists()
+
+
+def test_lock_released_while_waiting_lets_the_update_run(host, lock_holder):
+    fake, paths, tmp_path = host
+    clock = Clock()
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        lock_holder.kill()
+        lock_holder.wait()
+
+    applier = _applier(fake, paths, clock=clock)
+    applier._sleep = sleep
+    result = applier.apply(_params(tmp_path))
+    assert result["changed"] is True
+    assert clock.sleeps == [2]
+
+
+def test_missing_old_version_falls_back_to_dpkg_repack(host):
+    fake, paths, tmp_path = host
+    fake.downloadable.discard(("apache2", "2.4.62-1~deb12u2"))
+    (tmp_path / "dpkg-repack").write_text("")
+    paths.dpkg_repack = str(tmp_path / "dpkg-repack")
+    result = _applier(fake, paths).apply(_params(tmp_path))
+    assert result["changed"] is True
+    repack = [c for c in fake.calls if c["argv"][0] == paths.dpkg_repack]
+    assert [c["argv"] for c in repack] == [[paths.dpkg_repack, "apache2"]]
+    assert repack[0]["cwd"] == str(tmp_path / "backups" / "run-1" / "debs")
+    sources = {p["name"]: p["source"] for p in _manifest(tmp_path)["packages"]}
+    assert sources == {"apache2": "dpkg-repack", "libapache2-mod-php8.2": "download"}
+
+
+def test_missing_old_version_without_dpkg_repack_means_no_rollback_possible(host):
+    fake, paths, tmp_path = host
+    fake.downloadable.discard(("libapache2-mod-php8.2", "8.2.28-1~deb12u1"))
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path))
+    msg = excinfo.value.msg
+    assert msg.startswith(
+        "no rollback possible, nothing changed: libapache2-mod-php8.2 8.2.28-1~deb12u1"
+    )
+    assert "dpkg-repack is not installed" in msg
+    assert not any(c[:2] == ["apt-get", "install"] for c in fake.commands())
+    manifest = _manifest(tmp_path)
+    assert manifest["status"] == "aborted"
+    assert excinfo.value.result["backup"] == str(tmp_path / "backups" / "run-1")
+
+
+def test_install_failure_rolls_back_to_the_backed_up_debs(host):
+    fake, paths, tmp_path = host
+    fake.install_rc = 100
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, health_checks=[_HTTP_CHECK]))
+    msg = excinfo.value.msg
+    assert msg.startswith(
+        "apt-get install exited 100: E: Sub-process /usr/bin/dpkg returned an error code (1)"
+    )
+    assert "Rolled back to the previous versions; the health checks pass after the rollback" in msg
+    debs = str(tmp_path / "backups" / "run-1" / "debs")
+    dpkg = [c for c in fake.calls if c["argv"][0] == "dpkg"]
+    assert [c["argv"] for c in dpkg] == [
+        [
+            "dpkg",
+            "--force-confdef",
+            "--force-confold",
+            "-i",
+            f"{debs}/apache2_2.4.62-1~deb12u2_amd64.deb",
+            f"{debs}/libapache2-mod-php8.2_8.2.28-1~deb12u1_amd64.deb",
+        ]
+    ]
+    assert dpkg[0]["env"] == APT_ENV
+    assert fake.installed == {p["name"]: p["previous"] for p in _PLAN}
+    result = excinfo.value.result
+    assert result["rolled_back"] is True
+    assert result["services_restarted"] == ["apache2.service"]
+    assert [h["ok"] for h in result["health_after_rollback"]] == [True]
+    assert _manifest(tmp_path)["status"] == "rolled_back"
+    assert (tmp_path / "backups" / "run-1" / "debs").is_dir()
+
+
+def test_install_failing_before_dpkg_ran_needs_no_rollback(host):
+    fake, paths, tmp_path = host
+    fake.install_rc = 100
+    fake.install_partial = False
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path))
+    assert "No package was changed, nothing to roll back" in excinfo.value.msg
+    assert not any(c[0] in ("dpkg", "systemctl") for c in fake.commands())
+    assert excinfo.value.result["changed"] is False
+    assert excinfo.value.result["rolled_back"] is False
+    assert _manifest(tmp_path)["status"] == "aborted"
+
+
+def test_health_failure_rolls_back_and_says_so(host):
+    fake, paths, tmp_path = host
+    answers = iter([(503, "down")] * 3 + [(200, "MediaWiki")])
+    clock = Clock()
+    applier = _applier(fake, paths, http=lambda url, follow, timeout: next(answers), clock=clock)
+    with pytest.raises(ApplyError) as excinfo:
+        applier.apply(
+            _params(tmp_path, health_checks=[_HTTP_CHECK], health_retries=3, health_delay=4)
+        )
+    msg = excinfo.value.msg
+    assert msg.startswith("health check failed: http://127.0.0.1/ returned HTTP 503, expected 200")
+    assert "Rolled back to the previous versions; the health checks pass after the rollback" in msg
+    assert clock.sleeps == [4, 4]
+    result = excinfo.value.result
+    assert result["rolled_back"] is True
+    assert result["health"] == [
+        {
+            "check": "http http://127.0.0.1/",
+            "ok": False,
+            "detail": "http://127.0.0.1/ returned HTTP 503, expected 200",
+        }
+    ]
+    assert fake.installed == {p["name"]: p["previous"] for p in _PLAN}
+    commands = fake.commands()
+    install = commands.index(next(c for c in commands if c[:2] == ["apt-get", "install"]))
+    assert [c[0] for c in commands[install:]] == [
+        "apt-get",
+        "dpkg-query",
+        paths.needrestart,
+        "systemctl",
+        "dpkg-query",
+        "dpkg",
+        "dpkg-query",
+        paths.needrestart,
+        "systemctl",
+    ]
+    assert _manifest(tmp_path)["status"] == "rolled_back"
+
+
+def test_health_still_failing_after_rollback_is_reported(host):
+    fake, paths, tmp_path = host
+    fake.sql_out = "0\n"
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, health_checks=[_SQL_CHECK], health_retries=1))
+    assert (
+        "the health checks still fail after the rollback: query on wikidb returned no '1'"
+        in excinfo.value.msg
+    )
+    assert excinfo.value.result["rolled_back"] is True
+
+
+def test_rollback_false_keeps_new_versions_and_marks_failed(host):
+    fake, paths, tmp_path = host
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths, http=lambda url, follow, timeout: (500, "")).apply(
+            _params(tmp_path, health_checks=[_HTTP_CHECK], health_retries=1, rollback=False)
+        )
+    assert "Not rolled back (rollback is false)" in excinfo.value.msg
+    assert not any(c[0] == "dpkg" for c in fake.commands())
+    assert _manifest(tmp_path)["status"] == "failed"
+    assert excinfo.value.result["rolled_back"] is False
+
+
+def test_failed_rollback_asks_for_manual_repair(host):
+    fake, paths, tmp_path = host
+    fake.install_rc = 100
+    fake.dpkg_rc = 1
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path))
+    assert "Rollback failed: dpkg -i exited 1" in excinfo.value.msg
+    assert "manual repair" in excinfo.value.msg
+    assert excinfo.value.result["rolled_back"] is False
+    assert _manifest(tmp_path)["status"] == "failed"
+
+
+def test_check_mode_runs_no_changing_command_and_takes_no_backup(host):
+    fake, paths, tmp_path = host
+    result = _applier(fake, paths, check_mode=True).apply(_params(tmp_path, db_dump=False))
+    assert result["changed"] is True
+    assert [a["version"] for a in result["applied"]] == [p["version"] for p in _PLAN]
+    assert result["backup"] is None
+    assert not [c for c in fake.commands() if _changing(c)]
+    assert any(
+        c[:2] == ["apt-get", "-s"] and "apache2=2.4.65-1~deb12u1" in c for c in fake.commands()
+    )
+    assert not (tmp_path / "backups").exists()
+    assert fake.installed == {p["name"]: p["previous"] for p in _PLAN}
+
+
+def test_check_mode_reports_a_version_that_cannot_be_backed_up(host):
+    fake, paths, tmp_path = host
+    fake.downloadable.discard(("apache2", "2.4.62-1~deb12u2"))
+    with pytest.raises(ApplyError, match="no rollback possible: apache2"):
+        _applier(fake, paths, check_mode=True).apply(_params(tmp_path))
+    assert not [c for c in fake.commands() if _changing(c)]
+
+
+def test_already_at_target_is_a_no_op(host):
+    fake, paths, tmp_path = host
+    fake.installed = {p["name"]: p["version"] for p in _PLAN}
+    result = _applier(fake, paths).apply(_params(tmp_path, min_free_mb=10**12))
+    assert result["changed"] is False
+    assert result["applied"] == []
+    assert len(result["already_current"]) == 2
+    assert [c[0] for c in fake.commands()] == ["dpkg-query"]
+    assert not (tmp_path / "backups").exists()
+
+
+def test_partly_applied_plan_only_upgrades_the_rest(host):
+    fake, paths, tmp_path = host
+    fake.installed["apache2"] = _PLAN[0]["version"]
+    result = _applier(fake, paths).apply(_params(tmp_path))
+    assert [a["name"] for a in result["applied"]] == ["libapache2-mod-php8.2"]
+    install = next(c for c in fake.commands() if c[:2] == ["apt-get", "install"])
+    assert install[-1] == "libapache2-mod-php8.2=8.2.29-1~deb12u1"
+    assert "apache2=2.4.65-1~deb12u1" not in install
+
+
+def test_simulation_with_unplanned_changes_refuses(host):
+    fake, paths, tmp_path = host
+    fake.extra_simulation = (
+        "Inst libapr1 [1.7.2-3] (1.7.2-3+deb12u1 Debian-Security:12/stable-security [amd64])\n"
+        "Remv php8.2-opcache [8.2.28-1~deb12u1]\n"
+    )
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path))
+    assert "apt would also upgrade libapr1 1.7.2-3+deb12u1" in excinfo.value.msg
+    assert "apt would remove php8.2-opcache" in excinfo.value.msg
+    assert not (tmp_path / "backups").exists()
+
+
+def test_check_simulation_notices_wrong_or_missing_versions():
+    plan = [dict(_PLAN[0])]
+    with pytest.raises(ApplyError, match="not 2.4.65-1~deb12u1"):
+        check_simulation(
+            "Inst apache2 [2.4.62-1~deb12u2] (2.4.66-1 Debian:12/stable [amd64])\n", plan
+        )
+    with pytest.raises(ApplyError, match="apt would not upgrade apache2"):
+        check_simulation("", plan)
+
+
+def test_existing_backup_directory_is_never_reused(host):
+    fake, paths, tmp_path = host
+    (tmp_path / "backups" / "run-1").mkdir(parents=True)
+    (tmp_path / "backups" / "run-1" / "manifest.json").write_text('{"status": "rolled_back"}')
+    with pytest.raises(ApplyError, match="already exists"):
+        _applier(fake, paths).apply(_params(tmp_path))
+    assert _manifest(tmp_path) == {"status": "rolled_back"}
+    assert not any(c[:2] == ["apt-get", "install"] for c in fake.commands())
+
+
+def test_validate_params_catches_what_the_spec_cannot(tmp_path):
+    params = _params(
+        tmp_path,
+        packages=[dict(_PLAN[0]), dict(_PLAN[0]), dict(_PLAN[1], version=_PLAN[1]["previous"])],
+        run_id="../etc",
+        health_retries=0,
+    )
+    errors = validate_params(params)
+    assert any("repeated: apache2" in e for e in errors)
+    assert any("version equals previous" in e for e in errors)
+    assert any(e.startswith("run_id must be one path component") for e in errors)
+    assert "health_retries must be at least 1" in errors
+    assert (
+        validate_params(_params(tmp_path, packages=[]))[0]
+        == "packages must name at least one package"
+    )
+    assert validate_params(_params(tmp_path)) == []
+
+
+def test_restartable_keeps_session_units_pending():
+    assert restartable(
+        ["apache2.service", "getty@tty1.service", "user@0.service", "ssh.service"]
+    ) == (
+        ["apache2.service", "ssh.service"],
+        ["getty@tty1.service", "user@0.service"],
+    )
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the http.server API
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/")
+            self.end_headers()
+            return
+        code = 500 if self.path == "/broken" else 200
+        body = b"Welcome to MediaWiki"
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_http_get_against_a_real_server():
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert http_get(base + "/") == (200, "Welcome to MediaWiki")
+        assert http_get(base + "/broken") == (500, "Welcome to MediaWiki")
+        assert http_get(base + "/moved")[0] == 302
+        assert http_get(base + "/moved", follow_redirects=True) == (200, "Welcome to MediaWiki")
+    finally:
+        server.shutdown()
+        server.server_close()
+    ok, detail = AptApply(None)._http_check({"type": "http", "url": base + "/"})
+    assert ok is False
+    assert detail.startswith(base + "/: ")
