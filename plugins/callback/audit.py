@@ -76,7 +76,6 @@ from ansible import context
 from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
-
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     UNASSIGNED_CUSTOMER,
     AuditError,
@@ -85,6 +84,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     collect_secret_values,
     load_key,
     trail_path,
+    utc_now,
 )
 
 RUN_ID_ENV = "SLA_AUDIT_RUN_ID"
@@ -143,25 +143,32 @@ class _TrailWriter:
         return errors
 
     def _drain_forever(self) -> None:
+        # Every queued item is marked done whatever happens, so flush() can
+        # never hang at the end of the run.
         while True:
             batch = [self._queue.get()]
             with contextlib.suppress(queue.Empty):
                 while True:
                     batch.append(self._queue.get_nowait())
-            # The newest redactor knows every secret seen so far.
-            redactor = batch[-1][2]
-            by_trail: dict[str, tuple[AuditTrail, list[dict]]] = {}
-            for trail, records, _redactor in batch:
-                by_trail.setdefault(trail.path, (trail, []))[1].extend(records)
-            for trail, records in by_trail.values():
-                try:
-                    trail.append_many(records, redactor=redactor)
-                except Exception as exc:  # noqa: BLE001 - reported on the main thread
-                    with self._errors_lock:
-                        self.lost_records += len(records)
-                        self._errors.append(f"cannot record in {trail.path}: {exc}")
-            for _item in batch:
-                self._queue.task_done()
+            try:
+                self._write_batch(batch)
+            finally:
+                for _item in batch:
+                    self._queue.task_done()
+
+    def _write_batch(self, batch) -> None:
+        # The newest redactor knows every secret seen so far.
+        redactor = batch[-1][2]
+        by_trail: dict[str, tuple[AuditTrail, list[dict]]] = {}
+        for trail, records, _redactor in batch:
+            by_trail.setdefault(trail.path, (trail, []))[1].extend(records)
+        for trail, records in by_trail.values():
+            try:
+                trail.append_many(records, redactor=redactor)
+            except Exception as exc:  # reported on the main thread; the writer must live on
+                with self._errors_lock:
+                    self.lost_records += len(records)
+                    self._errors.append(f"cannot record in {trail.path}: {exc}")
 
 
 class _HostContext:
@@ -326,6 +333,7 @@ class CallbackModule(CallbackBase):
 
     def _base_record(self, customer, kind):
         return {
+            "time": utc_now(),  # when it happened, not when the writer got to it
             "kind": kind,
             "run_id": self._run_id,
             "operator": self._operator,

@@ -15,7 +15,6 @@ import sys
 import textwrap
 
 import pytest
-
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_trail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
