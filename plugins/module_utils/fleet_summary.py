@@ -34,6 +34,15 @@ def _updates_text(state):
     return text
 
 
+def _decisions_text(plan):
+    summary = plan.get("summary") or {}
+    counts = [f"{summary[k]} {k.replace('_', ' ')}" for k in sorted(summary) if summary[k]]
+    text = "SLA decisions: " + (", ".join(counts) if counts else "nothing to decide")
+    if plan.get("advice_files"):
+        text += f"; advice in {plan['advice_files'][0]}"
+    return text
+
+
 def _warnings(state):
     warnings = []
     dpkg = state.get("dpkg", {})
@@ -67,6 +76,7 @@ def host_summary(host):
         "system": system,
         "stack": _component_text(state),
         "updates": _updates_text(state),
+        "decisions": _decisions_text(host["sla_update_plan"]) if host.get("sla_update_plan") else None,
         "warnings": _warnings(state),
     }
 
@@ -96,6 +106,8 @@ def summary_lines(customers):
             lines.append(f"  {host['host']} [{host['environment']}] {host['system']}")
             lines.append(f"    stack:   {host['stack']}")
             lines.append(f"    updates: {host['updates']}")
+            if host["decisions"]:
+                lines.append(f"    {host['decisions']}")
             for warning in host["warnings"]:
                 lines.append(f"    warning: {warning}")
     return lines

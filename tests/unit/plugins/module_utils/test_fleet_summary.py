@@ -83,6 +83,7 @@ def test_host_summary_full_state():
         "updates": (
             "3 pending updates (2 security, 1 regular); held: linux-image-amd64, mariadb-server"
         ),
+        "decisions": None,
         "warnings": [],
     }
 
@@ -95,6 +96,7 @@ def test_host_summary_without_probed_state():
         "system": "unknown system",
         "stack": "no LAMP components found",
         "updates": "updates not probed",
+        "decisions": None,
         "warnings": [],
     }
 
@@ -183,3 +185,14 @@ def test_outdated_kernel_alone_asks_for_a_reboot():
     state["restarts"]["kernel_outdated"] = True
     warnings = host_summary(_host("acme-web1", state=state))["warnings"]
     assert warnings == ["reboot required: the running kernel is older than the installed one"]
+
+
+def test_decisions_of_the_update_plan_are_summarised():
+    host = _host("acme-web1")
+    host["sla_update_plan"] = {
+        "summary": {"apply": 2, "advise": 1, "refuse": 0, "apply_with_approval": 0},
+        "advice_files": ["/adv/acme/acme-web1-updates.md", "/adv/acme/acme-web1-updates.json"],
+    }
+    assert host_summary(host)["decisions"] == (
+        "SLA decisions: 1 advise, 2 apply; advice in /adv/acme/acme-web1-updates.md"
+    )

@@ -1,0 +1,185 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of twovalue.sla.update_plan: gate, advice and audit in one step.
+
+No module runs on the host: the plan is made from the probed state, so a
+host with nothing to do costs no module invocation here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+import yaml
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import SlaConfigError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
+from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
+    PlanError,
+    advice_json,
+    advice_markdown,
+    plan_updates,
+)
+
+ARGUMENT_SPEC = {
+    "state": {"type": "dict", "required": True},
+    "sla": {"type": "dict", "required": True},
+    "approval": {"type": "dict"},
+    "approval_file": {"type": "path"},
+    "migration_project": {"type": "str"},
+    "last_periodic_update": {"type": "str"},
+    "advice_dir": {"type": "path", "required": True},
+    "now": {"type": "str"},
+}
+
+_DECISION_RECORDED = {
+    "apply": "approved",
+    "apply_with_approval": "approved",
+    "advise": "advised",
+    "refuse": "refused",
+}
+
+
+def load_approval(path):
+    """Read an approval file (YAML or JSON); a file that does not parse is an error."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            approval = yaml.safe_load(handle)
+    except OSError as exc:
+        raise PlanError(f"approval file {path} cannot be read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise PlanError(f"approval file {path} is not valid YAML or JSON: {exc}") from exc
+    if not isinstance(approval, dict):
+        raise PlanError(
+            f"approval file {path} holds {type(approval).__name__}; expected a mapping with "
+            "reference, change_set and approved_by"
+        )
+    # YAML reads an unquoted timestamp as a datetime; the gate wants text or an aware time.
+    if isinstance(approval.get("expires"), datetime.datetime):
+        approval["expires"] = approval["expires"].isoformat()
+    return approval
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = task_vars.get("inventory_hostname")
+        sla = args["sla"]
+        try:
+            approval = args["approval"]
+            if args["approval_file"]:
+                approval = load_approval(args["approval_file"])
+            now = args["now"] or datetime.datetime.now(datetime.timezone.utc).isoformat()
+            plan = plan_updates(
+                args["state"],
+                sla["targets"],
+                now,
+                approval=approval,
+                control=sla.get("control"),
+                last_periodic_update=args["last_periodic_update"],
+                migration_project=args["migration_project"],
+            )
+        except (PlanError, GateError, SlaConfigError, KeyError) as exc:
+            result.update(failed=True, msg=f"host {host}: cannot plan updates: {exc}")
+            return result
+
+        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        try:
+            advice_files = self._write_advice(plan, args["advice_dir"], sla, host)
+            hashes = self._record(plan, task_vars, sla, check_mode, advice_files)
+        except (AuditError, AnsibleError, OSError) as exc:
+            result.update(
+                failed=True,
+                msg=(
+                    f"host {host}: the update decisions could not be recorded, so nothing is "
+                    f"applied: {exc}"
+                ),
+            )
+            return result
+        plan["advice_files"] = advice_files
+        plan["audit_head"] = hashes[-1] if hashes else None
+        # A compact fact for summaries and reports; the full plan is in the result.
+        facts = {
+            "sla_update_plan": {
+                key: plan[key]
+                for key in ("change_set", "summary", "next_window", "advice_files", "now")
+            }
+        }
+        facts["sla_update_plan"]["to_apply"] = len(plan["apply"])
+        result.update(changed=False, plan=plan, ansible_facts=facts)
+        return result
+
+    @staticmethod
+    def _write_advice(plan, advice_dir, sla, host):
+        if not plan["advice"] and not plan["new_packages"]:
+            return []
+        base = os.path.join(advice_dir, sla["customer"], f"{host}-updates")
+        _write(f"{base}.md", advice_markdown(plan, sla["customer"], host, sla["tier"]))
+        _write(f"{base}.json", advice_json(plan, sla["customer"], host, sla["tier"]))
+        return [f"{base}.md", f"{base}.json"]
+
+    def _record(self, plan, task_vars, sla, check_mode, advice_files):
+        writer = DecisionWriter(
+            task_vars, self._templar.template, customer=sla["customer"], tier=sla["tier"]
+        )
+        approval = (plan["approval"] or {}).get("reference")
+        records = [
+            writer.record(
+                "updates",
+                _DECISION_RECORDED[item["decision"]],
+                self._task.action,
+                check_mode,
+                item=item["component"],
+                reason=item["reason"],
+                before=item["installed"],
+                after=item["candidate"],
+                approval=approval if item["decision"] == "apply_with_approval" else None,
+                result={"kind": item["kind"], "security": item["security"]},
+            )
+            for item in plan["decisions"]
+        ]
+        records += [
+            writer.record(
+                "updates",
+                "advised",
+                self._task.action,
+                check_mode,
+                item=package["package"],
+                reason=package["reason"],
+                after=package["candidate"],
+            )
+            for package in plan["new_packages"]
+        ]
+        records.append(
+            writer.record(
+                "updates",
+                "planned",
+                self._task.action,
+                check_mode,
+                item="change_set",
+                reason=f"{len(plan['apply'])} to apply, {len(plan['advice'])} advised or refused",
+                after=plan["change_set"],
+                result={"summary": plan["summary"], "advice_files": json.dumps(advice_files)},
+            )
+        )
+        return [appended.hash for appended in writer.append(records)]

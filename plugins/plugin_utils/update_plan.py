@@ -1,0 +1,184 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan a host's package updates: probe state in, gate decisions and advice out.
+
+Controller-side and pure: the caller passes the probed state, the customer's
+targets and the clock, and gets back what to install, what to advise and the
+advice document. Nothing here touches a host or a file.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import decide
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
+    VersionError,
+    debian_suite,
+)
+
+APPLY_DECISIONS = ("apply", "apply_with_approval")
+
+
+class PlanError(ValueError):
+    """The probed state cannot be planned on; the message says what is missing."""
+
+
+def _candidate_suite(pending, host_release):
+    """The Debian suite a candidate comes from, as the version rules read it.
+
+    apt names archives by their moving names (``oldstable-security``); the
+    origin's release field carries the number (``12``, ``12.12``) or, for
+    backports, the codename suite. Moving names are turned into numbers here
+    so a future "stable" never passes for the host's own release.
+    """
+    origins = pending.get("origins") or []
+    if not origins:
+        return host_release
+    origin = origins[0]
+    pocket = origin.get("suite", "").partition("-")[2] or None
+    release = origin.get("release", "")
+    number = release.split(".")[0]
+    if not number.isdigit():
+        try:
+            number = str(debian_suite(release)[0])
+        except VersionError:
+            number = host_release
+    return f"{number}-{pocket}" if pocket else number
+
+
+def update_items(state):
+    """Gate items for the pending package updates in ``state``.
+
+    Returns ``(items, new_packages)``: packages an update would newly install
+    are not updates of something installed, so they are kept apart and
+    reported as advice, never installed by SLA automation.
+    """
+    try:
+        pending = state["updates"]["pending"]
+        release = str(state["os"]["version_id"]).split(".")[0]
+    except (KeyError, TypeError) as exc:
+        raise PlanError(
+            f"the probed state lacks {exc}: run twovalue.sla.host_probe with the os and "
+            "updates sections first"
+        ) from exc
+    items, new_packages = [], []
+    for package in pending:
+        if package.get("new_install") or not package.get("installed"):
+            new_packages.append(
+                {
+                    "package": package["package"],
+                    "candidate": package["candidate"],
+                    "reason": "a pending update would newly install this package; new packages "
+                    "are installed only on purpose, never as a side effect of SLA updates",
+                }
+            )
+            continue
+        origins = package.get("origins") or []
+        items.append(
+            {
+                "component": package["package"],
+                "installed": package["installed"],
+                "candidate": package["candidate"],
+                "scheme": "debian",
+                "security": bool(package.get("security")),
+                "source": ", ".join(f"{o['label']}:{o['release']}/{o['suite']}" for o in origins),
+                "candidate_suite": _candidate_suite(package, release),
+                "release": release,
+                "layer": "os",
+            }
+        )
+    return items, new_packages
+
+
+def plan_updates(state, targets, now, approval=None, control=None, last_periodic_update=None,
+                 migration_project=None):
+    """Decide every pending update; return the plan the role acts on."""
+    items, new_packages = update_items(state)
+    decision = decide(
+        items,
+        targets,
+        now,
+        approval=approval,
+        layer_control=control,
+        last_periodic_update=last_periodic_update,
+        migration_project=migration_project,
+    )
+    apply = [
+        {"name": d["component"], "version": d["candidate"], "previous": d["installed"]}
+        for d in decision["items"]
+        if d["decision"] in APPLY_DECISIONS
+    ]
+    advice = [d for d in decision["items"] if d["decision"] not in APPLY_DECISIONS]
+    return {
+        "change_set": decision["change_set"],
+        "decision_mode": decision["decision_mode"],
+        "now": decision["now"],
+        "in_window": decision["in_window"],
+        "next_window": decision["next_window"],
+        "approval": decision["approval"],
+        "summary": decision["summary"],
+        "decisions": decision["items"],
+        "apply": sorted(apply, key=lambda p: p["name"]),
+        "advice": advice,
+        "new_packages": new_packages,
+    }
+
+
+def advice_json(plan, customer, host, tier):
+    document = {
+        "customer": customer,
+        "host": host,
+        "tier": tier,
+        "activity": "updates",
+        "change_set": plan["change_set"],
+        "decided_at": plan["now"],
+        "next_window": plan["next_window"],
+        "approval": plan["approval"],
+        "items": sorted(plan["advice"], key=lambda d: d["component"]),
+        "new_packages": plan["new_packages"],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def advice_markdown(plan, customer, host, tier):
+    lines = [
+        f"# Update advice for {host} ({customer}, SLA {tier})",
+        "",
+        f"Decided at {plan['now']}. Change set `{plan['change_set']}`.",
+        "",
+    ]
+    advice = sorted(plan["advice"], key=lambda d: d["component"])
+    if advice:
+        lines += [
+            "| package | installed | candidate | security | decision | why | for |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for item in advice:
+            lines.append(
+                f"| {item['component']} | {item['installed']} | {item['candidate']} | "
+                f"{'yes' if item['security'] else 'no'} | {item['decision']} | "
+                f"{item['reason']} | {item['addressed_to']} |"
+            )
+        lines.append("")
+    for package in plan["new_packages"]:
+        lines.append(f"- new package `{package['package']}` {package['candidate']}: {package['reason']}")
+    if plan["new_packages"]:
+        lines.append("")
+    if plan["decision_mode"] == "advisory" and any(d["decision"] == "advise" for d in advice):
+        lines += [
+            "## How to approve",
+            "",
+            "The customer approves this exact change set; the approval no longer applies once",
+            "the candidates change. Record it as a file and pass it to the next run:",
+            "",
+            "```yaml",
+            "reference: SR-0000          # the support request",
+            f"change_set: {plan['change_set']}",
+            "approved_by: name of the customer's contact",
+            "expires: 2030-01-31T00:00:00+00:00   # optional",
+            "```",
+            "",
+            "`ansible-playbook twovalue.sla.maintenance -e sla_approval_file=approval.yml`",
+            "",
+        ]
+    return "\n".join(lines)
