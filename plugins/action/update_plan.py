@@ -131,9 +131,13 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _write_advice(plan, advice_dir, sla, host):
-        if not plan["advice"] and not plan["new_packages"]:
-            return []
         base = os.path.join(advice_dir, sla["customer"], f"{host}-updates")
+        if not plan["advice"] and not plan["new_packages"]:
+            # Advice that no longer holds is withdrawn, not left to mislead.
+            for stale in (f"{base}.md", f"{base}.json"):
+                if os.path.exists(stale):
+                    os.remove(stale)
+            return []
         _write(f"{base}.md", advice_markdown(plan, sla["customer"], host, sla["tier"]))
         _write(f"{base}.json", advice_json(plan, sla["customer"], host, sla["tier"]))
         return [f"{base}.md", f"{base}.json"]

@@ -51,9 +51,11 @@ _CONFFILE_OPTIONS = ("--force-confdef", "--force-confold")
 # maintenance run (needrestart's own defaults skip them too): restarting them
 # ends sessions or the machine's message bus. They are reported as pending.
 _NEVER_RESTART = re.compile(
-    r"^(dbus(-broker)?|systemd-logind|systemd-manager|(serial-)?getty@.*|user@.*|"
-    r"emergency|rescue|display-manager|gdm3?|lightdm|sddm)\.service$"
+    r"^(dbus(-broker)?|systemd-logind|(serial-)?getty@.*|user@.*|"
+    r"emergency|rescue|display-manager|gdm3?|lightdm|sddm)(\.service)?$"
 )
+# needrestart's name for PID 1 itself: it is re-executed, not restarted.
+_SYSTEMD_MANAGER = ("systemd-manager", "systemd-manager.service")
 _REMV_LINE = re.compile(r"^Remv (?P<package>\S+)")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _HTTP_BODY_LIMIT = 1024 * 1024
@@ -499,7 +501,11 @@ class AptApply:
         restart, pending = restartable(parse_needrestart(out)["services"])
         restarted, failures = [], []
         for unit in restart:
-            rc, _out, err = self._call(["systemctl", "restart", unit])
+            if unit in _SYSTEMD_MANAGER:
+                argv = ["systemctl", "daemon-reexec"]
+            else:
+                argv = ["systemctl", "restart", unit]
+            rc, _out, err = self._call(argv)
             if rc == 0:
                 restarted.append(unit)
             else:
@@ -576,7 +582,7 @@ class AptApply:
         restarted, _pending, failures = self.restart_services()
         # Restart the services restarted for the update again, plus what needrestart names now.
         for unit in services_before:
-            if unit not in restarted:
+            if unit not in restarted and unit not in _SYSTEMD_MANAGER:
                 rc, _out, err = self._call(["systemctl", "restart", unit])
                 if rc == 0:
                     restarted.append(unit)

@@ -741,3 +741,19 @@ def test_http_get_against_a_real_server():
     ok, detail = AptApply(None)._http_check({"type": "http", "url": base + "/"})
     assert ok is False
     assert detail.startswith(base + "/: ")
+
+
+def test_systemd_itself_is_reexecuted_not_restarted(host):
+    # needrestart names PID 1 "systemd-manager", a name systemctl restart rejects.
+    fake, paths, tmp_path = host
+    fake.needrestart_out = (
+        "NEEDRESTART-SVC: systemd-manager\nNEEDRESTART-SVC: apache2.service\n"
+        "NEEDRESTART-SVC: dbus\n"
+    )
+    result = _applier(fake, paths).apply(_params(tmp_path))
+    assert result["services_restarted"] == ["apache2.service", "systemd-manager"]
+    assert result["services_pending"] == ["dbus"]
+    assert [c for c in fake.commands() if c[0] == "systemctl"] == [
+        ["systemctl", "restart", "apache2.service"],
+        ["systemctl", "daemon-reexec"],
+    ]

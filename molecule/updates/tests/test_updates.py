@@ -1,0 +1,124 @@
+"""What the updates scenario left on the hosts and in the audit trail."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+AUDIT = os.path.join(EPHEMERAL, "audit")
+SIMULATE = "apt-get -s -q -o Debug::NoLocking=1 dist-upgrade"
+
+
+def _name(host):
+    return host.backend.get_hostname()
+
+
+def _pending(host):
+    out = host.check_output(SIMULATE)
+    return {m.group(1): m.group(2) for m in re.finditer(r"^Inst (\S+) \[[^\]]+\] \((\S+)", out, re.M)}
+
+
+def _versions_before(host):
+    rows = host.file("/root/versions-before.tsv").content_string.splitlines()
+    return dict(row.split("\t") for row in rows)
+
+
+def _trail(customer):
+    with open(os.path.join(AUDIT, f"{customer}.jsonl"), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def _decisions(customer, host_name):
+    return [
+        r for r in _trail(customer) if r.get("kind") == "decision" and r.get("host") == host_name
+    ]
+
+
+def _wiki_status(host):
+    return host.check_output(
+        "curl -s -o /dev/null -w '%{http_code}' http://localhost/mediawiki/index.php/Main_Page"
+    )
+
+
+def test_every_trail_verifies():
+    env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
+    for customer in ("acme", "globex", "initech"):
+        result = subprocess.run(
+            [sys.executable, "-m",
+             "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
+             "verify", os.path.join(AUDIT, f"{customer}.jsonl")],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("role", ["pro", "basic"])
+def test_security_updates_applied_and_nothing_pending(host, role):
+    if not _name(host).endswith(role):
+        pytest.skip("another host's test")
+    before = _versions_before(host)
+    assert _pending(host) == {}
+    assert host.package("apache2").version != before["apache2"]
+    assert host.package("mariadb-server").version != before["mariadb-server"]
+    assert _wiki_status(host) == "200"
+
+
+def test_pro_applied_on_its_own_and_recorded(host):
+    if not _name(host).endswith("pro"):
+        pytest.skip("another host's test")
+    decisions = _decisions("acme", "twovalue-sla-upd-pro")
+    approved = {r["item"] for r in decisions if r["decision"] == "approved" and not r["check_mode"]}
+    assert "apache2" in approved
+    applied = [r for r in decisions
+               if r["decision"] == "applied" and r["item"] == "change_set" and not r["check_mode"]]
+    assert len(applied) == 1
+    assert applied[0]["after"]["apache2"] == host.package("apache2").version
+    # No approval reference: under Pro the agency decides.
+    assert applied[0]["approval"] is None
+
+
+def test_basic_applied_only_the_approved_set(host):
+    if not _name(host).endswith("basic"):
+        pytest.skip("another host's test")
+    decisions = _decisions("globex", "twovalue-sla-upd-basic")
+    refused = [r for r in decisions
+               if r["decision"] == "advised"
+               and "the candidates changed since approval" in (r["reason"] or "")]
+    assert refused, "the stale approval SR-1000 must be recorded with its reason"
+    applied = [r for r in decisions if r["decision"] == "applied" and not r["check_mode"]]
+    assert len(applied) == 1
+    assert applied[0]["approval"] == "SR-1001"
+    # Before the approval, converge and idempotence only advised.
+    first_apply = decisions.index(applied[0])
+    assert all(r["decision"] in ("advised", "planned") for r in decisions[:first_apply]
+               if r["approval"] is None)
+
+
+def test_fault_rolled_back_to_the_previous_versions(host):
+    if not _name(host).endswith("fault"):
+        pytest.skip("another host's test")
+    before = _versions_before(host)
+    for package in ("apache2", "libapache2-mod-php8.2", "mariadb-server", "openssl"):
+        assert host.package(package).version == before[package], package
+    assert _wiki_status(host) == "200"
+    rolled_back = [r for r in _decisions("initech", "twovalue-sla-upd-fault")
+                   if r["decision"] == "rolled_back"]
+    assert len(rolled_back) == 1
+    backup = rolled_back[0]["result"]["backup"]
+    manifest = json.loads(host.file(f"{backup}/manifest.json").content_string)
+    assert manifest["status"] == "rolled_back"
+    # The failed attempt's backup is kept for investigation.
+    assert host.file(f"{backup}/databases.sql.gz").exists
+
+
+def test_advice_is_withdrawn_once_nothing_is_left_to_advise():
+    # side_effect read the advice before approving; after the approved update
+    # nothing is pending, so the host's advice documents are gone.
+    advice = os.path.join(EPHEMERAL, "advice", "globex")
+    assert not os.path.exists(os.path.join(advice, "twovalue-sla-upd-basic-updates.md"))
+    assert os.path.exists(os.path.join(EPHEMERAL, "approval-globex.yml"))
