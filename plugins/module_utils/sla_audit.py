@@ -631,6 +631,7 @@ def verify_trail(
             "truncated" if head else "missing",
             "trail file is absent",
         )
+    settled_size = _settled_size(path)
     with open(path, "rb") as handle:
         for line_number, line in enumerate(handle, 1):
             # startswith/endswith with offsets avoid allocating slices per line.
@@ -640,6 +641,10 @@ def verify_trail(
                 and line.startswith(_PREFIX_SEQ, _PREV_END)
                 and line.endswith(b"}\n")
             ):
+                if handle.tell() - len(line) >= settled_size:
+                    # Being appended right now, after the moment we verify.
+                    line_number -= 1
+                    break
                 return _malformed(report, line_number, line)
             comma = line.find(b",", _SEQ_START)
             digits = line[_SEQ_START:comma]
@@ -717,6 +722,32 @@ def verify_trail(
             f"{report.head_seq} were removed or the trail was rewritten",
         )
     return report
+
+
+def _settled_size(path: str, timeout: float = 10.0) -> int:
+    """Size of the trail at a moment when no writer is half way through a record.
+
+    Writers hold the lock for the whole append, so a shared lock taken for an
+    instant marks a point where every byte before the size is a whole record.
+    Verification itself runs without the lock, so writers are never held up.
+    """
+    try:
+        fd = os.open(path + ".lock", os.O_RDONLY)
+    except OSError:
+        return os.path.getsize(path)  # no lock file: nobody has appended through AuditTrail
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    break  # a stuck writer must not stop verification
+                time.sleep(0.01)
+        return os.path.getsize(path)
+    finally:
+        os.close(fd)
 
 
 def _break(report, line_number, seq, problem, detail) -> VerificationReport:

@@ -372,6 +372,11 @@ def test_parallel_writers_never_interleave_or_lose_records(tmp_path):
     ]
     for process in processes:
         process.start()
+    # A reader during the appends must never see a half-written record.
+    while any(process.is_alive() for process in processes):
+        if os.path.exists(path):
+            during = verify_trail(path)
+            assert during.valid, during.summary()
     for process in processes:
         process.join(60)
         assert process.exitcode == 0
