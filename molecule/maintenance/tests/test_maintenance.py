@@ -3,6 +3,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -57,3 +59,65 @@ def test_wiki_still_answers(host):
         "curl -s -o /dev/null -w '%{http_code}' http://localhost/mediawiki/index.php/Main_Page"
     )
     assert code == "200"
+
+
+# The audit trail of the run, one per customer, one customer per SLA tier.
+AUDIT = os.path.join(STATE_DIR, "audit")
+TIERS = {"acme": "pro", "globex": "basic", "initech": "medium"}
+
+
+def _verify(path):
+    env = dict(os.environ, PYTHONPATH=os.path.join(
+        os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"))
+    return subprocess.run(
+        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
+         "verify", path],
+        env=env, capture_output=True, text=True, check=False,
+    )
+
+
+def _lines(customer):
+    with open(os.path.join(AUDIT, f"{customer}.jsonl"), "rb") as handle:
+        return handle.read().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("customer", sorted(TIERS))
+def test_each_tier_left_a_verifiable_trail_of_its_decisions(customer):
+    result = _verify(os.path.join(AUDIT, f"{customer}.jsonl"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = [json.loads(line) for line in _lines(customer)]
+    decisions = [r for r in records if r["kind"] == "decision" and not r["check_mode"]]
+    assert {r["tier"] for r in decisions} == {TIERS[customer]}
+    advised = {r["item"] for r in decisions if r["decision"] == "advised"}
+    assert "apache2" in advised
+    # Nothing was applied: Basic is advisory, Pro and Medium are outside their windows.
+    assert not [r for r in decisions if r["decision"] in ("applied", "approved")]
+
+
+def _tampered(tmp_path, lines, name):
+    path = tmp_path / name
+    path.write_bytes(b"".join(lines))
+    return _verify(str(path))
+
+
+def test_tampering_is_detected_and_names_the_record(tmp_path):
+    lines = _lines("acme")
+    assert len(lines) > 10
+
+    flipped = list(lines)
+    index = flipped[7].index(b'"host":"') + 9
+    flipped[7] = flipped[7][:index] + bytes([flipped[7][index] ^ 1]) + flipped[7][index + 1:]
+    result = _tampered(tmp_path, flipped, "flipped.jsonl")
+    assert result.returncode == 1
+    assert "at line 8" in result.stdout
+
+    deleted = lines[:4] + lines[5:]
+    result = _tampered(tmp_path, deleted, "deleted.jsonl")
+    assert result.returncode == 1
+    assert "at line 5" in result.stdout and "deleted" in result.stdout
+
+    swapped = list(lines)
+    swapped[3], swapped[4] = swapped[4], swapped[3]
+    result = _tampered(tmp_path, swapped, "swapped.jsonl")
+    assert result.returncode == 1
+    assert "at line 4" in result.stdout
