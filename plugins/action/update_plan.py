@@ -89,7 +89,7 @@ class ActionModule(ActionBase):
             approval = args["approval"]
             if args["approval_file"]:
                 approval = load_approval(args["approval_file"])
-            now = args["now"] or datetime.datetime.now(datetime.timezone.utc).isoformat()
+            now = args["now"] or datetime.datetime.now(datetime.UTC).isoformat()
             plan = plan_updates(
                 args["state"],
                 sla["targets"],

@@ -77,6 +77,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+    RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
     AuditError,
     AuditTrail,
@@ -87,7 +88,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     utc_now,
 )
 
-RUN_ID_ENV = "SLA_AUDIT_RUN_ID"
 _MAX_MESSAGE_LENGTH = 2000
 _FALSE_WORDS = frozenset({"", "false", "no", "0", "off", "n", "f"})
 

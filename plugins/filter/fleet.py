@@ -13,7 +13,9 @@ def sla_fleet_summary(hosts, as_lines=True):
     try:
         customers = fleet_summary(hosts)
     except (KeyError, TypeError, AttributeError) as exc:
-        raise AnsibleFilterError(f"sla_fleet_summary: a host entry lacks probed state: {exc}") from exc
+        raise AnsibleFilterError(
+            f"sla_fleet_summary: a host entry lacks probed state: {exc}"
+        ) from exc
     return summary_lines(customers) if as_lines else customers
 
 

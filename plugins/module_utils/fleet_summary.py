@@ -9,7 +9,9 @@ _COMPONENT_LABELS = (("apache", "Apache"), ("php", "PHP"), ("mariadb", "MariaDB"
 def _component_text(state):
     components = state.get("components", {})
     parts = [
-        f"{label} {components[key]['upstream']}" for key, label in _COMPONENT_LABELS if key in components
+        f"{label} {components[key]['upstream']}"
+        for key, label in _COMPONENT_LABELS
+        if key in components
     ]
     for site in state.get("cms", []):
         name = "MediaWiki" if site["kind"] == "mediawiki" else "WordPress"
@@ -76,7 +78,9 @@ def host_summary(host):
         "system": system,
         "stack": _component_text(state),
         "updates": _updates_text(state),
-        "decisions": _decisions_text(host["sla_update_plan"]) if host.get("sla_update_plan") else None,
+        "decisions": _decisions_text(host["sla_update_plan"])
+        if host.get("sla_update_plan")
+        else None,
         "warnings": _warnings(state),
     }
 

@@ -134,7 +134,9 @@ def stack_components(installed):
     )
     if php_branches:
         branch = php_branches[-1]
-        package = f"php{branch}-common" if f"php{branch}-common" in installed else f"php{branch}-cli"
+        package = (
+            f"php{branch}-common" if f"php{branch}-common" in installed else f"php{branch}-cli"
+        )
         components["php"] = {
             "package": package,
             "version": installed[package],

@@ -68,7 +68,11 @@ RECORD_FIELDS = (
 )
 CHAIN_FIELDS = ("hash", "prev", "seq", "alg")
 RECORD_KINDS = ("run_start", "task", "decision", "run_end")
+# Set by the callback at the start of a run so every record of the run shares it.
+RUN_ID_ENV = "SLA_AUDIT_RUN_ID"
+
 DECISIONS = (
+    "planned",
     "applied",
     "advised",
     "refused",

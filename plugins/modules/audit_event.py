@@ -35,7 +35,7 @@ options:
         C(advised), C(refused) and C(approved).
     type: str
     required: true
-    choices: [applied, advised, refused, approved, failed, rolled_back, skipped, deferred,
+    choices: [planned, applied, advised, refused, approved, failed, rolled_back, skipped, deferred,
               apply, advise, refuse, apply_with_approval]
   reason:
     description: Why, in words the customer can read.

@@ -126,7 +126,9 @@ def main():
         supports_check_mode=True,
     )
     if module.params["cache_max_age"] < 0:
-        module.fail_json(msg="cache_max_age must be 0 (never refresh) or a positive number of seconds")
+        module.fail_json(
+            msg="cache_max_age must be 0 (never refresh) or a positive number of seconds"
+        )
     probe = HostProbe(module.run_command, check_mode=module.check_mode)
     try:
         state = probe.collect(

@@ -15,6 +15,7 @@ import uuid
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import callback_loader
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+    RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
     AuditTrail,
     Redactor,
@@ -23,7 +24,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     trail_path,
 )
 
-RUN_ID_ENV = "SLA_AUDIT_RUN_ID"
 _CALLBACK_NAME = "twovalue.sla.audit"
 
 

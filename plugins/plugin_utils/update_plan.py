@@ -90,8 +90,15 @@ def update_items(state):
     return items, new_packages
 
 
-def plan_updates(state, targets, now, approval=None, control=None, last_periodic_update=None,
-                 migration_project=None):
+def plan_updates(
+    state,
+    targets,
+    now,
+    approval=None,
+    control=None,
+    last_periodic_update=None,
+    migration_project=None,
+):
     """Decide every pending update; return the plan the role acts on."""
     items, new_packages = update_items(state)
     decision = decide(
@@ -161,7 +168,9 @@ def advice_markdown(plan, customer, host, tier):
             )
         lines.append("")
     for package in plan["new_packages"]:
-        lines.append(f"- new package `{package['package']}` {package['candidate']}: {package['reason']}")
+        lines.append(
+            f"- new package `{package['package']}` {package['candidate']}: {package['reason']}"
+        )
     if plan["new_packages"]:
         lines.append("")
     if plan["decision_mode"] == "advisory" and any(d["decision"] == "advise" for d in advice):

@@ -7,6 +7,7 @@ touched.
 
 import os
 import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -19,7 +20,13 @@ def _run_maintenance(tmp_path, hosts_yaml):
     inventory.write_text(textwrap.dedent(hosts_yaml))
     env = dict(os.environ, SLA_AUDIT_DIR=str(tmp_path / "audit"), ANSIBLE_NOCOLOR="1")
     return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), "playbooks/maintenance.yml"],
+        # The venv's ansible-playbook, whether or not the venv is activated.
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            str(inventory),
+            "playbooks/maintenance.yml",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -6,7 +6,6 @@ import pathlib
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.twovalue.sla.plugins.filter import fleet
 from ansible_collections.twovalue.sla.plugins.filter.fleet import FilterModule, sla_fleet_summary
 

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from ansible_collections.twovalue.sla.plugins.module_utils import host_state
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     HostProbe,
@@ -412,19 +411,19 @@ def _apt_dirs(tmp_path, lists_mtime, sources_mtime, dropin_mtime=None):
 def test_apt_lists_age_seconds_since_refresh(tmp_path):
     now = 1_750_000_000
     lists, sources = _apt_dirs(tmp_path, lists_mtime=now - 600, sources_mtime=now - 86400)
-    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) == 600
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / "no-stamp")) == 600
 
 
 def test_apt_lists_age_never_negative(tmp_path):
     now = 1_750_000_000
     lists, sources = _apt_dirs(tmp_path, lists_mtime=now + 30, sources_mtime=now - 86400)
-    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) == 0
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / "no-stamp")) == 0
 
 
 def test_apt_lists_age_sources_newer_than_lists(tmp_path):
     now = 1_750_000_000
     lists, sources = _apt_dirs(tmp_path, lists_mtime=now - 600, sources_mtime=now - 60)
-    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) is None
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / "no-stamp")) is None
 
 
 def test_apt_lists_age_dropin_source_newer_than_lists(tmp_path):
@@ -432,7 +431,7 @@ def test_apt_lists_age_dropin_source_newer_than_lists(tmp_path):
     lists, sources = _apt_dirs(
         tmp_path, lists_mtime=now - 600, sources_mtime=now - 86400, dropin_mtime=now - 10
     )
-    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / 'no-stamp')) is None
+    assert apt_lists_age(lists, sources, now=now, stamp=str(tmp_path / "no-stamp")) is None
 
 
 def test_apt_lists_age_counts_from_the_refresh_stamp(tmp_path):
@@ -448,13 +447,18 @@ def test_apt_lists_age_counts_from_the_refresh_stamp(tmp_path):
 def test_apt_lists_age_never_fetched(tmp_path):
     lists = tmp_path / "lists"
     (lists / "partial").mkdir(parents=True)
-    assert apt_lists_age(str(lists), str(tmp_path / "sources.list*"), now=1, stamp=str(tmp_path / "no-stamp")) is None
+    assert (
+        apt_lists_age(
+            str(lists), str(tmp_path / "sources.list*"), now=1, stamp=str(tmp_path / "no-stamp")
+        )
+        is None
+    )
 
 
 def test_apt_lists_age_defaults_to_current_time(tmp_path):
     stamp = time.time() - 120
     lists, sources = _apt_dirs(tmp_path, lists_mtime=stamp, sources_mtime=stamp - 3600)
-    assert 119 <= apt_lists_age(lists, sources, stamp=str(tmp_path / 'no-stamp')) <= 130
+    assert 119 <= apt_lists_age(lists, sources, stamp=str(tmp_path / "no-stamp")) <= 130
 
 
 # --- HostProbe --------------------------------------------------------------

@@ -6,7 +6,6 @@ import json
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     DEFAULT_CMS_ROOTS,
     ProbeError,

@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""Fleet benchmark: the no-change maintenance run against N SSH hosts.
+
+Starts N LAMP container hosts running sshd, reaches them over SSH with
+pipelining and ControlPersist (as production servers are reached), runs
+playbooks/maintenance.yml in its no-change steady state and prints, per N:
+
+- wall time and controller CPU time of the run (median of --runs runs);
+- module invocations per host, counted on the hosts themselves: the hosts'
+  Python interpreter is a wrapper that logs every start;
+- R = wall / (ansible start-up + raw probe time), where ansible start-up is
+  an empty playbook's wall time and raw probe time is the wall time of the
+  probe's commands run directly over the same SSH connections, with the same
+  parallelism as the playbook (one connection per host, all at once);
+- the audit callback's overhead: runs with and without it, alternated.
+
+Then a linear fit of wall time over N gives the marginal cost per host.
+Everything is torn down at the end. The last line is one JSON object.
+
+usage: benchmarks/fleet.py [--hosts 1,5,10,20] [--runs 3] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import configparser
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE = "localhost/twovalue-sla/lamp:current"
+NETWORK = "twovalue-sla-bench"
+PREFIX = "twovalue-sla-bench-"
+CUSTOMERS = (("acme", "pro"), ("globex", "basic"), ("initech", "medium"))
+COUNTING_PYTHON = "/usr/local/bin/python3-counted"
+INVOCATION_LOG = "/var/log/twovalue-sla-bench-invocations"
+
+# The commands host_probe runs, as a shell script: the raw cost of the work.
+RAW_PROBE = (
+    "cat /etc/os-release /etc/debian_version >/dev/null; "
+    "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' >/dev/null; "
+    "LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 dist-upgrade >/dev/null; "
+    "apt-mark showhold >/dev/null; "
+    "ls /usr/share/mediawiki/includes/Defines.php /var/lib/dpkg/updates >/dev/null; "
+    "df / /var >/dev/null; "
+    "/usr/sbin/needrestart -b -r l >/dev/null"
+)
+
+
+def _run(argv, **kwargs):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
+
+
+def _log(message):
+    print(f"-- {message}", file=sys.stderr, flush=True)
+
+
+class Fleet:
+    """N sshd container hosts on one podman network."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.key = os.path.join(workdir, "id_ed25519")
+        self.control_dir = os.path.join(workdir, "cp")
+        os.makedirs(self.control_dir)
+        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.key])
+        self.hosts = {}
+
+    def ensure_network(self):
+        if subprocess.run(["podman", "network", "exists", NETWORK], check=False).returncode:
+            _run(["podman", "network", "create", NETWORK])
+
+    def grow_to(self, count):
+        self.ensure_network()
+        new = [f"{PREFIX}{i:02d}" for i in range(len(self.hosts) + 1, count + 1)]
+        for name in new:
+            _run(
+                [
+                    "podman",
+                    "run",
+                    "-d",
+                    "--name",
+                    name,
+                    "--hostname",
+                    name,
+                    "--network",
+                    NETWORK,
+                    "--systemd=always",
+                    IMAGE,
+                ]
+            )
+        with open(self.key + ".pub", encoding="utf-8") as handle:
+            public_key = handle.read()
+        for name in new:
+            self._wait_running(name)
+            setup = (
+                "install -d -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys && "
+                f"printf '#!/bin/sh\\necho $$ >> {INVOCATION_LOG}\\nexec /usr/bin/python3 \"$@\"\\n'"
+                f" > {COUNTING_PYTHON} && chmod 755 {COUNTING_PYTHON}"
+            )
+            subprocess.run(
+                ["podman", "exec", "-i", name, "sh", "-c", setup],
+                input=public_key,
+                text=True,
+                check=True,
+            )
+            address = _run(
+                [
+                    "podman",
+                    "inspect",
+                    "-f",
+                    '{{(index .NetworkSettings.Networks "' + NETWORK + '").IPAddress}}',
+                    name,
+                ]
+            ).stdout.strip()
+            self.hosts[name] = address
+
+    @staticmethod
+    def _wait_running(name):
+        for _ in range(150):
+            state = subprocess.run(
+                ["podman", "exec", name, "systemctl", "is-system-running"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} did not finish booting")
+
+    def ssh_args(self):
+        return [
+            "-i",
+            self.key,
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            "ControlPersist=300s",
+            "-o",
+            f"ControlPath={self.control_dir}/%C",
+            "-o",
+            "PreferredAuthentications=publickey",
+        ]
+
+    def inventory(self, names):
+        path = os.path.join(self.workdir, f"inventory-{len(names)}.json")
+        hosts = {}
+        for index, name in enumerate(names):
+            customer, tier = CUSTOMERS[index % len(CUSTOMERS)]
+            hosts[name] = {
+                "ansible_host": self.hosts[name],
+                "sla_customer": customer,
+                "sla_tier": tier,
+                "sla_environment": "production",
+            }
+        inventory = {
+            "all": {
+                "hosts": hosts,
+                "vars": {
+                    "ansible_connection": "ssh",
+                    "ansible_user": "root",
+                    "ansible_python_interpreter": COUNTING_PYTHON,
+                    "ansible_ssh_private_key_file": self.key,
+                    "ansible_ssh_common_args": " ".join(self.ssh_args()[2:]),
+                },
+            }
+        }
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(inventory, handle)
+        return path
+
+    def reset_invocations(self, names):
+        for name in names:
+            _run(["podman", "exec", name, "sh", "-c", f": > {INVOCATION_LOG}"])
+
+    def invocations(self, names):
+        counts = []
+        for name in names:
+            out = _run(["podman", "exec", name, "sh", "-c", f"wc -l < {INVOCATION_LOG}"]).stdout
+            counts.append(int(out.strip()))
+        return counts
+
+    def raw_probe_wall(self, names):
+        """Wall time of the probe's commands over SSH, all hosts at once."""
+
+        def probe(name):
+            subprocess.run(
+                ["ssh", *self.ssh_args(), f"root@{self.hosts[name]}", RAW_PROBE],
+                check=True,
+                capture_output=True,
+            )
+
+        for name in names:  # open the persistent connections first
+            subprocess.run(
+                ["ssh", *self.ssh_args(), f"root@{self.hosts[name]}", "true"],
+                check=True,
+                capture_output=True,
+            )
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(names)) as pool:
+            list(pool.map(probe, names))
+        return time.perf_counter() - start
+
+    def destroy(self):
+        for name in list(self.hosts):
+            subprocess.run(
+                ["podman", "rm", "-f", "-t", "2", name], capture_output=True, check=False
+            )
+        subprocess.run(["podman", "network", "rm", NETWORK], capture_output=True, check=False)
+        self.hosts.clear()
+
+
+def _write_config(workdir, audit):
+    """The project's ansible.cfg with absolute paths, with or without the audit callback."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(os.path.join(ROOT, "ansible.cfg"))
+    config["defaults"]["collections_path"] = os.path.join(ROOT, ".cache", "collections")
+    if not audit:
+        config["defaults"].pop("callbacks_enabled", None)
+    path = os.path.join(workdir, f"ansible-{'audit' if audit else 'plain'}.cfg")
+    with open(path, "w", encoding="utf-8") as handle:
+        config.write(handle)
+    return path
+
+
+def _ansible_env(workdir, audit):
+    env = dict(os.environ)
+    env.update(
+        {
+            "ANSIBLE_CONFIG": _write_config(workdir, audit),
+            "ANSIBLE_FORKS": "20",
+            "ANSIBLE_NOCOLOR": "1",
+            "SLA_AUDIT_DIR": os.path.join(workdir, "audit"),
+        }
+    )
+    return env
+
+
+def _timed_playbook(argv, env):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv[:3])} failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+        )
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, result.stdout
+
+
+def _startup_wall(workdir, runs):
+    playbook = os.path.join(workdir, "empty.yml")
+    with open(playbook, "w", encoding="utf-8") as handle:
+        handle.write("- hosts: localhost\n  gather_facts: false\n  tasks: []\n")
+    env = _ansible_env(workdir, audit=False)
+    walls = [
+        _timed_playbook(["ansible-playbook", "-i", "localhost,", playbook], env)[0]
+        for _ in range(runs)
+    ]
+    return statistics.median(walls)
+
+
+def _fit(points):
+    xs, ys = zip(*points, strict=True)
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx if sxx else 0.0
+    intercept = mean_y - slope * mean_x
+    residual = sum((y - (intercept + slope * x)) ** 2 for x, y in points)
+    total = sum((y - mean_y) ** 2 for y in ys)
+    r2 = 1 - residual / total if total else 1.0
+    return slope, intercept, r2
+
+
+def measure(fleet, count, runs, workdir, startup):
+    fleet.grow_to(count)
+    names = sorted(fleet.hosts)[:count]
+    inventory = fleet.inventory(names)
+    argv = ["ansible-playbook", "-i", inventory, "playbooks/maintenance.yml"]
+    # Warm-up: refreshes package lists once and opens the persistent connections.
+    _timed_playbook(argv, _ansible_env(workdir, audit=True))
+    with_audit, without_audit, cpus, invocations = [], [], [], []
+    for _ in range(runs):
+        fleet.reset_invocations(names)
+        wall, cpu, out = _timed_playbook(argv, _ansible_env(workdir, audit=True))
+        if "changed=0" not in out or "changed=1" in out:
+            raise RuntimeError("the steady-state run changed something:\n" + out[-2000:])
+        with_audit.append(wall)
+        cpus.append(cpu)
+        invocations.append(max(fleet.invocations(names)))
+        without_audit.append(_timed_playbook(argv, _ansible_env(workdir, audit=False))[0])
+    raw = statistics.median(fleet.raw_probe_wall(names) for _ in range(runs))
+    wall = statistics.median(with_audit)
+    return {
+        "hosts": count,
+        "wall_s": round(wall, 3),
+        "controller_cpu_s": round(statistics.median(cpus), 3),
+        "module_invocations_per_host": max(invocations),
+        "ansible_startup_s": round(startup, 3),
+        "raw_probe_s": round(raw, 3),
+        "R": round(wall / (startup + raw), 2),
+        "wall_without_audit_s": round(statistics.median(without_audit), 3),
+        "audit_overhead_pct": round(100 * (wall / statistics.median(without_audit) - 1), 1),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", default="1,5,10,20", help="comma-separated host counts")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per host count")
+    parser.add_argument("--keep", action="store_true", help="leave the hosts running")
+    args = parser.parse_args(argv)
+    counts = sorted({int(n) for n in args.hosts.split(",")})
+    if shutil.which("ansible-playbook") is None:
+        parser.error("ansible-playbook not found: activate the project venv (.venv/bin/activate)")
+
+    workdir = tempfile.mkdtemp(prefix="twovalue-sla-bench-")
+    fleet = Fleet(workdir)
+    rows = []
+    try:
+        startup = _startup_wall(workdir, args.runs)
+        for count in counts:
+            _log(f"measuring N={count}")
+            rows.append(measure(fleet, count, args.runs, workdir, startup))
+    finally:
+        if not args.keep:
+            fleet.destroy()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    header = (
+        "N",
+        "wall s",
+        "ctl CPU s",
+        "modules/host",
+        "startup s",
+        "raw probe s",
+        "R",
+        "wall no-audit s",
+        "audit +%",
+    )
+    keys = (
+        "hosts",
+        "wall_s",
+        "controller_cpu_s",
+        "module_invocations_per_host",
+        "ansible_startup_s",
+        "raw_probe_s",
+        "R",
+        "wall_without_audit_s",
+        "audit_overhead_pct",
+    )
+    print(" | ".join(f"{h:>14}" for h in header))
+    for row in rows:
+        print(" | ".join(f"{row[k]!s:>14}" for k in keys))
+    summary = {"rows": rows}
+    if len(rows) > 1:
+        slope, intercept, r2 = _fit([(r["hosts"], r["wall_s"]) for r in rows])
+        summary.update(
+            slope_s_per_host=round(slope, 3), intercept_s=round(intercept, 3), r2=round(r2, 3)
+        )
+        print(f"linear fit: wall = {intercept:.2f} s + {slope:.3f} s x N  (r^2 = {r2:.3f})")
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
