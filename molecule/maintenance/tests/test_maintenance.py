@@ -20,7 +20,9 @@ def probed(host):
 
 def _pending_from_apt(host):
     out = host.check_output("apt-get -s -q -o Debug::NoLocking=1 dist-upgrade")
-    return {m.group(1): m.group(2) for m in re.finditer(r"^Inst (\S+) \[[^\]]+\] \((\S+)", out, re.M)}
+    return {
+        m.group(1): m.group(2) for m in re.finditer(r"^Inst (\S+) \[[^\]]+\] \((\S+)", out, re.M)
+    }
 
 
 def test_components_match_installed_packages(host, probed):
@@ -67,12 +69,22 @@ TIERS = {"acme": "pro", "globex": "basic", "initech": "medium"}
 
 
 def _verify(path):
-    env = dict(os.environ, PYTHONPATH=os.path.join(
-        os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"),
+    )
     return subprocess.run(
-        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
-         "verify", path],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
+            "verify",
+            path,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -106,7 +118,7 @@ def test_tampering_is_detected_and_names_the_record(tmp_path):
 
     flipped = list(lines)
     index = flipped[7].index(b'"host":"') + 9
-    flipped[7] = flipped[7][:index] + bytes([flipped[7][index] ^ 1]) + flipped[7][index + 1:]
+    flipped[7] = flipped[7][:index] + bytes([flipped[7][index] ^ 1]) + flipped[7][index + 1 :]
     result = _tampered(tmp_path, flipped, "flipped.jsonl")
     assert result.returncode == 1
     assert "at line 8" in result.stdout

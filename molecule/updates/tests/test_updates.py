@@ -20,7 +20,9 @@ def _name(host):
 
 def _pending(host):
     out = host.check_output(SIMULATE)
-    return {m.group(1): m.group(2) for m in re.finditer(r"^Inst (\S+) \[[^\]]+\] \((\S+)", out, re.M)}
+    return {
+        m.group(1): m.group(2) for m in re.finditer(r"^Inst (\S+) \[[^\]]+\] \((\S+)", out, re.M)
+    }
 
 
 def _versions_before(host):
@@ -49,10 +51,17 @@ def test_every_trail_verifies():
     env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
     for customer in ("acme", "globex", "initech"):
         result = subprocess.run(
-            [sys.executable, "-m",
-             "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
-             "verify", os.path.join(AUDIT, f"{customer}.jsonl")],
-            env=env, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
+                "verify",
+                os.path.join(AUDIT, f"{customer}.jsonl"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -74,8 +83,11 @@ def test_pro_applied_on_its_own_and_recorded(host):
     decisions = _decisions("acme", "twovalue-sla-upd-pro")
     approved = {r["item"] for r in decisions if r["decision"] == "approved" and not r["check_mode"]}
     assert "apache2" in approved
-    applied = [r for r in decisions
-               if r["decision"] == "applied" and r["item"] == "change_set" and not r["check_mode"]]
+    applied = [
+        r
+        for r in decisions
+        if r["decision"] == "applied" and r["item"] == "change_set" and not r["check_mode"]
+    ]
     assert len(applied) == 1
     assert applied[0]["after"]["apache2"] == host.package("apache2").version
     # No approval reference: under Pro the agency decides.
@@ -86,17 +98,23 @@ def test_basic_applied_only_the_approved_set(host):
     if not _name(host).endswith("basic"):
         pytest.skip("another host's test")
     decisions = _decisions("globex", "twovalue-sla-upd-basic")
-    refused = [r for r in decisions
-               if r["decision"] == "advised"
-               and "the candidates changed since approval" in (r["reason"] or "")]
+    refused = [
+        r
+        for r in decisions
+        if r["decision"] == "advised"
+        and "the candidates changed since approval" in (r["reason"] or "")
+    ]
     assert refused, "the stale approval SR-1000 must be recorded with its reason"
     applied = [r for r in decisions if r["decision"] == "applied" and not r["check_mode"]]
     assert len(applied) == 1
     assert applied[0]["approval"] == "SR-1001"
     # Before the approval, converge and idempotence only advised.
     first_apply = decisions.index(applied[0])
-    assert all(r["decision"] in ("advised", "planned") for r in decisions[:first_apply]
-               if r["approval"] is None)
+    assert all(
+        r["decision"] in ("advised", "planned")
+        for r in decisions[:first_apply]
+        if r["approval"] is None
+    )
 
 
 def test_fault_rolled_back_to_the_previous_versions(host):
@@ -106,8 +124,9 @@ def test_fault_rolled_back_to_the_previous_versions(host):
     for package in ("apache2", "libapache2-mod-php8.2", "mariadb-server", "openssl"):
         assert host.package(package).version == before[package], package
     assert _wiki_status(host) == "200"
-    rolled_back = [r for r in _decisions("initech", "twovalue-sla-upd-fault")
-                   if r["decision"] == "rolled_back"]
+    rolled_back = [
+        r for r in _decisions("initech", "twovalue-sla-upd-fault") if r["decision"] == "rolled_back"
+    ]
     assert len(rolled_back) == 1
     backup = rolled_back[0]["result"]["backup"]
     manifest = json.loads(host.file(f"{backup}/manifest.json").content_string)
