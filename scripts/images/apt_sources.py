@@ -36,7 +36,9 @@ def _debian_stanzas(text):
         if "bookworm-security" in suites and security is None:
             security = stanza
     if main is None or security is None:
-        raise SystemExit("the controller's apt sources have no bookworm and bookworm-security entries")
+        raise SystemExit(
+            "the controller's apt sources have no bookworm and bookworm-security entries"
+        )
     return main, security
 
 
