@@ -7,7 +7,7 @@ VENV := .venv
 ACTIVATE := source $(VENV)/bin/activate &&
 SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup images demo demo-down test lint unit molecule build clean
+.PHONY: help setup images demo demo-down test lint unit collection molecule build clean
 
 help:
 	@echo "make demo      set up and run the SLA maintenance job on the demo fleet"
@@ -28,7 +28,7 @@ demo: images
 demo-down:
 	@bash scripts/demo-fleet.sh down
 
-test: images lint unit molecule
+test: images lint unit collection molecule
 
 lint: setup
 	@echo "==> yamllint"; $(ACTIVATE) yamllint --strict .
@@ -36,7 +36,10 @@ lint: setup
 	@echo "==> ansible-lint"; $(ACTIVATE) ansible-lint
 
 unit: setup
-	@echo "==> unit tests"; $(ACTIVATE) pytest tests/unit
+	@echo "==> unit and integration tests"; $(ACTIVATE) pytest
+
+collection: setup
+	@echo "==> collection tarball"; $(ACTIVATE) bash scripts/check-build.sh
 
 molecule: images
 	@set -e; for s in $(SCENARIOS); do \
