@@ -11,7 +11,6 @@ import datetime
 import json
 import os
 
-import yaml
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
@@ -22,6 +21,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     advice_json,
     advice_markdown,
+    load_approval,
     plan_updates,
 )
 
@@ -42,26 +42,6 @@ _DECISION_RECORDED = {
     "advise": "advised",
     "refuse": "refused",
 }
-
-
-def load_approval(path):
-    """Read an approval file (YAML or JSON); a file that does not parse is an error."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            approval = yaml.safe_load(handle)
-    except OSError as exc:
-        raise PlanError(f"approval file {path} cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise PlanError(f"approval file {path} is not valid YAML or JSON: {exc}") from exc
-    if not isinstance(approval, dict):
-        raise PlanError(
-            f"approval file {path} holds {type(approval).__name__}; expected a mapping with "
-            "reference, change_set and approved_by"
-        )
-    # YAML reads an unquoted timestamp as a datetime; the gate wants text or an aware time.
-    if isinstance(approval.get("expires"), datetime.datetime):
-        approval["expires"] = approval["expires"].isoformat()
-    return approval
 
 
 def _write(path, text):

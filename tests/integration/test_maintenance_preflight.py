@@ -48,19 +48,54 @@ all:
     bad-host:
       ansible_host: twovalue-sla-no-such-container-2
       sla_customer: globex
-      {tier_line}
+{bad_lines}
 """
+
+BROKEN_APPROVAL = "reference: SR-1\nchange_set: [unclosed\n"
+INCOMPLETE_APPROVAL = "reference: SR-1\nchange_set: abc\n"
 
 
 @pytest.mark.parametrize(
-    ("tier_line", "expected"),
+    ("bad_lines", "expected"),
     [
-        ("sla_tier: gold", "host bad-host: sla_tier is 'gold'"),
+        ("      sla_tier: gold", "host bad-host: sla_tier is 'gold'"),
         ("", "host bad-host: sla_tier is not set"),
+        (
+            "      sla_tier: medium\n"
+            "      sla_overrides:\n"
+            "        maintenance_windows:\n"
+            "          - {days: [mon], start: '25:00', end: '07:00'}",
+            "maintenance_windows[0].start is '25:00'",
+        ),
+        (
+            "      sla_tier: basic\n      updates_approval_file: {approval}",
+            "is not valid YAML or JSON",
+        ),
+        (
+            "      sla_tier: basic\n      updates_approval_file: {incomplete}",
+            "approval.approved_by is None",
+        ),
+        (
+            "      sla_tier: basic\n      updates_approval_file: /nonexistent/SR-2.yml",
+            "approval file /nonexistent/SR-2.yml cannot be read",
+        ),
+    ],
+    ids=[
+        "unknown-tier",
+        "missing-tier",
+        "malformed-window",
+        "unparsable-approval",
+        "incomplete-approval",
+        "missing-approval",
     ],
 )
-def test_bad_tier_stops_the_run_before_any_host(tmp_path, tier_line, expected):
-    result = _run_maintenance(tmp_path, FLEET.format(tier_line=tier_line))
+def test_bad_input_stops_the_run_before_any_host(tmp_path, bad_lines, expected):
+    (tmp_path / "approval.yml").write_text(BROKEN_APPROVAL)
+    (tmp_path / "incomplete.yml").write_text(INCOMPLETE_APPROVAL)
+    bad_lines = bad_lines.replace("{approval}", str(tmp_path / "approval.yml")).replace(
+        "{incomplete}", str(tmp_path / "incomplete.yml")
+    )
+    result = _run_maintenance(tmp_path, FLEET.format(bad_lines=bad_lines))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert expected in output
