@@ -34,6 +34,7 @@ lint: setup
 	@echo "==> yamllint"; $(ACTIVATE) yamllint --strict .
 	@echo "==> ruff"; $(ACTIVATE) ruff check . && ruff format --check .
 	@echo "==> ansible-lint"; $(ACTIVATE) ansible-lint
+	@echo "==> role READMEs match their argument specs"; $(ACTIVATE) python scripts/role_readmes.py --check
 
 unit: setup
 	@echo "==> unit and integration tests"; $(ACTIVATE) pytest

@@ -49,7 +49,7 @@ def _wiki_status(host):
 
 def test_every_trail_verifies():
     env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
-    for customer in ("acme", "globex", "initech"):
+    for customer in ("acme", "globex", "initech", "umbrella"):
         result = subprocess.run(
             [
                 sys.executable,
@@ -141,3 +141,28 @@ def test_advice_is_withdrawn_once_nothing_is_left_to_advise():
     advice = os.path.join(EPHEMERAL, "advice", "globex")
     assert not os.path.exists(os.path.join(advice, "twovalue-sla-upd-basic-updates.md"))
     assert os.path.exists(os.path.join(EPHEMERAL, "approval-globex.yml"))
+
+
+def test_upgrade_from_a_newer_release_is_refused_not_installed(host):
+    if not _name(host).endswith("upgrade"):
+        pytest.skip("another host's test")
+    before = _versions_before(host)
+    # MediaWiki stays on its 1.39 branch; trixie's 1.43 is still offered.
+    assert host.package("mediawiki").version == before["mediawiki"]
+    pending = _pending(host)
+    assert pending["mediawiki"].startswith("1:1.43.")
+    # The Debian 12 security updates went in around it.
+    assert host.package("apache2").version != before["apache2"]
+    assert set(pending) <= {"mediawiki", "mediawiki-classes"}
+    refused = {
+        r["item"]: r
+        for r in _decisions("umbrella", "twovalue-sla-upd-upgrade")
+        if r["decision"] == "refused" and not r["check_mode"]
+    }
+    assert {"mediawiki", "mediawiki-classes"} <= set(refused)
+    assert "migration project" in refused["mediawiki"]["reason"]
+    assert refused["mediawiki"]["result"]["kind"] == "upgrade"
+    advice = os.path.join(EPHEMERAL, "advice", "umbrella", "twovalue-sla-upd-upgrade-updates.md")
+    with open(advice, encoding="utf-8") as handle:
+        assert "| mediawiki |" in handle.read()
+    assert _wiki_status(host) == "200"
