@@ -218,7 +218,7 @@ def load_approval(path):
         approval["expires"] = approval["expires"].isoformat()
     try:
         # Checked against a dummy set: only the approval's own shape matters here.
-        approval_status(approval, "", datetime.datetime.now(datetime.timezone.utc))
+        approval_status(approval, "", datetime.datetime.now(datetime.UTC))
     except GateError as exc:
         raise PlanError(f"approval file {path}: {exc}") from exc
     return approval
