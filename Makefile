@@ -7,7 +7,7 @@ VENV := .venv
 ACTIVATE := source $(VENV)/bin/activate &&
 SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup images demo demo-down test lint unit collection molecule build clean
+.PHONY: help setup images demo demo-down test lint unit collection molecule bench-smoke build clean
 
 help:
 	@echo "make demo      set up and run the SLA maintenance job on the demo fleet"
@@ -28,7 +28,7 @@ demo: images
 demo-down:
 	@bash scripts/demo-fleet.sh down
 
-test: images lint unit collection molecule
+test: images lint unit collection molecule bench-smoke
 
 lint: setup
 	@echo "==> yamllint"; $(ACTIVATE) yamllint --strict .
@@ -47,6 +47,10 @@ molecule: images
 	  echo "==> molecule scenario $$s"; \
 	  $(ACTIVATE) molecule test -s $$s; \
 	done
+
+# The fleet benchmark at one host: a check that it still works, not a measurement.
+bench-smoke: images
+	@echo "==> fleet benchmark smoke run (N=1)"; $(ACTIVATE) python benchmarks/fleet.py --hosts 1 --runs 1
 
 build: setup
 	@$(ACTIVATE) ansible-galaxy collection build --force --output-path out/
