@@ -145,12 +145,13 @@ class ActionModule(ActionBase):
         records += [
             writer.record(
                 "updates",
-                "advised",
+                "refused" if package["kind"] == "upgrade" else "advised",
                 self._task.action,
                 check_mode,
                 item=package["package"],
                 reason=package["reason"],
                 after=package["candidate"],
+                result={"kind": package["kind"]},
             )
             for package in plan["new_packages"]
         ]

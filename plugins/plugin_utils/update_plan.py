@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import yaml
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
@@ -20,9 +21,15 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     VersionError,
     debian_suite,
+    package_branch_switch,
 )
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
+_PHP_PACKAGE = re.compile(r"^php(?P<branch>\d+\.\d+)(?P<suffix>-.*)?$")
+_NEW_PACKAGE_REASON = (
+    "a pending update would newly install this package; new packages are installed only "
+    "on purpose, never as a side effect of SLA updates"
+)
 
 
 class PlanError(ValueError):
@@ -67,17 +74,11 @@ def update_items(state):
             f"the probed state lacks {exc}: run twovalue.sla.host_probe with the os and "
             "updates sections first"
         ) from exc
+    php_branches = state.get("components", {}).get("php", {}).get("branches", [])
     items, new_packages = [], []
     for package in pending:
         if package.get("new_install") or not package.get("installed"):
-            new_packages.append(
-                {
-                    "package": package["package"],
-                    "candidate": package["candidate"],
-                    "reason": "a pending update would newly install this package; new packages "
-                    "are installed only on purpose, never as a side effect of SLA updates",
-                }
-            )
+            new_packages.append(_new_package(package, php_branches))
             continue
         origins = package.get("origins") or []
         items.append(
@@ -94,6 +95,24 @@ def update_items(state):
             }
         )
     return items, new_packages
+
+
+def _new_package(package, php_branches):
+    """A package an update would newly install, with why it is not installed.
+
+    A new ``php8.4-*`` beside an installed PHP 8.2 is a branch switch, which
+    is a migration project; any other new package is just not installed unasked.
+    """
+    entry = {"package": package["package"], "candidate": package["candidate"], "kind": "new"}
+    match = _PHP_PACKAGE.match(package["package"])
+    if match and php_branches and match.group("branch") not in php_branches:
+        installed = f"php{php_branches[-1]}{match.group('suffix') or ''}"
+        switch = package_branch_switch(installed, package["package"])
+        if switch and switch["kind"] == "upgrade":
+            entry.update(kind="upgrade", reason=switch["reason"])
+            return entry
+    entry["reason"] = _NEW_PACKAGE_REASON
+    return entry
 
 
 def plan_updates(

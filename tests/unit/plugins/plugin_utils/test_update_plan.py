@@ -432,3 +432,34 @@ def test_debian_13_origin_is_an_update_on_a_debian_13_host():
     (decision,) = plan["decisions"]
     assert (decision["kind"], decision["decision"]) == ("update", "apply")
     assert _applied(plan) == ["curl"]
+
+
+def test_a_new_php_branch_package_is_an_upgrade_not_a_new_dependency():
+    state = {
+        "os": {"version_id": "12"},
+        "components": {"php": {"branches": ["8.2"]}},
+        "updates": {
+            "pending": [
+                {
+                    "package": "php8.4-cli",
+                    "installed": None,
+                    "candidate": "8.4.11-1",
+                    "new_install": True,
+                    "origins": [],
+                },
+                {
+                    "package": "php8.2-xml",
+                    "installed": None,
+                    "candidate": "8.2.36-1~deb12u1",
+                    "new_install": True,
+                    "origins": [],
+                },
+            ]
+        },
+    }
+    items, new_packages = update_items(state)
+    assert items == []
+    by_name = {p["package"]: p for p in new_packages}
+    assert by_name["php8.4-cli"]["kind"] == "upgrade"
+    assert "switches branch 8.2 to 8.4" in by_name["php8.4-cli"]["reason"]
+    assert by_name["php8.2-xml"]["kind"] == "new"
