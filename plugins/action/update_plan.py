@@ -78,6 +78,7 @@ class ActionModule(ActionBase):
                 control=sla.get("control"),
                 last_periodic_update=args["last_periodic_update"],
                 migration_project=args["migration_project"],
+                scope={"customer": sla["customer"], "host": host},
             )
         except (PlanError, GateError, SlaConfigError, KeyError) as exc:
             result.update(failed=True, msg=f"host {host}: cannot plan updates: {exc}")

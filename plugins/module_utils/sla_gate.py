@@ -185,10 +185,13 @@ def _next_window_start(targets, zone, today, now):
     return None
 
 
-def approval_status(approval, change_set, now):
+def approval_status(approval, change_set, now, scope=None):
     """Check a recorded approval against the proposed change set.
 
-    ``approval`` is ``{reference, change_set, approved_by, expires?}``.
+    ``approval`` is ``{reference, change_set, approved_by, expires?,
+    customer?, hosts?}``. With a ``scope`` ``{customer, host}`` the approval
+    must name that customer, and, when it lists hosts, that host: the same
+    change set on another customer's server is not approved by it.
     Returns ``{reference, approved_by, expires, valid, reason}``; raises
     GateError when the approval itself is malformed.
     """
@@ -208,7 +211,21 @@ def approval_status(approval, change_set, now):
         "expires": _iso(expires),
         "valid": False,
     }
-    if approval["change_set"] != change_set:
+    hosts = approval.get("hosts")
+    if hosts is not None and (
+        not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) for h in hosts)
+    ):
+        raise GateError(f"approval.hosts is {hosts!r}; expected a list of host names")
+    if scope and approval.get("customer") != scope.get("customer"):
+        status["reason"] = (
+            f"approval {reference} is for customer {approval.get('customer')!r}, "
+            f"not {scope.get('customer')!r}: an approval names the customer it comes from"
+        )
+    elif scope and hosts is not None and scope.get("host") not in hosts:
+        status["reason"] = (
+            f"approval {reference} covers hosts {', '.join(hosts)}, not {scope.get('host')}"
+        )
+    elif approval["change_set"] != change_set:
         status["reason"] = (
             f"approval {reference} is for change set {_short(approval['change_set'])}.., "
             f"the proposed set is {_short(change_set)}..: the candidates changed since approval"
@@ -371,6 +388,7 @@ def decide(
     layer_control=None,
     last_periodic_update=None,
     migration_project=None,
+    scope=None,
 ):
     """Decide, per proposed change, what the SLA allows at ``now``.
 
@@ -380,6 +398,9 @@ def decide(
     security fix appeared; its deadline counts from there, else from now),
     ``candidate_suite`` and ``release`` (for debian versions). ``targets``
     come from ``resolve_targets``; ``layer_control`` from ``resolve_control``.
+
+    ``scope`` ``{customer, host}`` binds an approval to the customer (and
+    the hosts it lists) it was given for.
 
     Returns ``{change_set, decision_mode, now, in_window, blackout,
     next_window, approval, items, summary}``; each item carries its decision,
@@ -404,7 +425,7 @@ def decide(
         "timing": timing,
         "change_set": change_set,
         # `sla_approval | default({})` in a playbook means "no approval".
-        "approval": approval_status(approval, change_set, now) if approval else None,
+        "approval": approval_status(approval, change_set, now, scope) if approval else None,
         "last_periodic_update": last_periodic_update,
         "migration_project": migration_project,
     }

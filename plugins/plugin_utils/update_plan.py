@@ -123,8 +123,12 @@ def plan_updates(
     control=None,
     last_periodic_update=None,
     migration_project=None,
+    scope=None,
 ):
-    """Decide every pending update; return the plan the role acts on."""
+    """Decide every pending update; return the plan the role acts on.
+
+    ``scope`` ``{customer, host}`` binds an approval to its customer and hosts.
+    """
     items, new_packages = update_items(state)
     decision = decide(
         items,
@@ -134,6 +138,7 @@ def plan_updates(
         layer_control=control,
         last_periodic_update=last_periodic_update,
         migration_project=migration_project,
+        scope=scope,
     )
     apply = [
         {"name": d["component"], "version": d["candidate"], "previous": d["installed"]}
@@ -144,6 +149,7 @@ def plan_updates(
     return {
         "change_set": decision["change_set"],
         "decision_mode": decision["decision_mode"],
+        "migration_project": migration_project,
         "now": decision["now"],
         "in_window": decision["in_window"],
         "next_window": decision["next_window"],
@@ -207,12 +213,14 @@ def advice_markdown(plan, customer, host, tier):
             "",
             "```yaml",
             "reference: SR-0000          # the support request",
+            f"customer: {customer}",
+            f"hosts: [{host}]            # optional: leave out to approve this set on every host",
             f"change_set: {plan['change_set']}",
             "approved_by: name of the customer's contact",
             "expires: 2030-01-31T00:00:00+00:00   # optional",
             "```",
             "",
-            "`ansible-playbook twovalue.sla.maintenance -e sla_approval_file=approval.yml`",
+            "`ansible-playbook twovalue.sla.maintenance -e updates_approval_file=approval.yml`",
             "",
         ]
     return "\n".join(lines)

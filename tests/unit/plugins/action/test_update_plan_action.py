@@ -196,7 +196,7 @@ def test_approval_file_applies_with_approval(tmp_path, audit_dir):
     change_set = first["plan"]["change_set"]
     approval = tmp_path / "approval.yml"
     approval.write_text(
-        f"reference: SR-4711\nchange_set: {change_set}\napproved_by: Jo\n"
+        f"reference: SR-4711\ncustomer: acme\nchange_set: {change_set}\napproved_by: Jo\n"
         "expires: 2030-01-31T00:00:00+00:00\n"
     )
     result = _run(
@@ -217,7 +217,12 @@ def test_approval_file_applies_with_approval(tmp_path, audit_dir):
 
 
 def test_approval_for_another_change_set_is_advised(tmp_path, audit_dir):
-    approval = {"reference": "SR-1", "change_set": "f" * 64, "approved_by": "Jo"}
+    approval = {
+        "reference": "SR-1",
+        "customer": "acme",
+        "change_set": "f" * 64,
+        "approved_by": "Jo",
+    }
     result = _run(tmp_path, _state(APACHE), tier="basic", now=BASIC_WINDOW, approval=approval)
     assert result["plan"]["apply"] == []
     (decision,) = result["plan"]["decisions"]
@@ -277,3 +282,27 @@ def test_unwritable_audit_dir_fails_closed(tmp_path, monkeypatch):
     )
     assert str(blocker / "audit") in result["msg"]
     assert "plan" not in result and "ansible_facts" not in result
+
+
+@pytest.mark.parametrize(
+    ("scope_lines", "reason"),
+    [
+        ("customer: globex\n", "is for customer 'globex', not 'acme'"),
+        ("", "is for customer None, not 'acme'"),
+        ("customer: acme\nhosts: [web2]\n", "covers hosts web2, not web1"),
+    ],
+)
+def test_an_approval_for_another_customer_or_host_does_not_apply(
+    tmp_path, audit_dir, scope_lines, reason
+):
+    first = _run(tmp_path, _state(APACHE), tier="basic", now=BASIC_WINDOW)
+    approval = tmp_path / "approval.yml"
+    approval.write_text(
+        f"reference: SR-9\n{scope_lines}change_set: {first['plan']['change_set']}\n"
+        "approved_by: Jo\n"
+    )
+    result = _run(
+        tmp_path, _state(APACHE), tier="basic", now=BASIC_WINDOW, approval_file=str(approval)
+    )
+    assert result["plan"]["apply"] == []
+    assert reason in result["plan"]["approval"]["reason"]

@@ -480,3 +480,27 @@ def test_empty_change_set_decides_nothing():
     result = decide([], resolve_targets("pro"), TUESDAY_NOON)
     assert result["items"] == []
     assert result["change_set"] == hashlib.sha256(b"[]").hexdigest()
+
+
+def test_an_approval_is_bound_to_its_customer_and_listed_hosts():
+    change_set = "a" * 64
+    now = datetime.datetime(2025, 3, 4, 10, 0, tzinfo=datetime.UTC)
+    approval = {
+        "reference": "SR-7",
+        "customer": "acme",
+        "hosts": ["web1"],
+        "change_set": change_set,
+        "approved_by": "Jo",
+    }
+    ok = approval_status(approval, change_set, now, {"customer": "acme", "host": "web1"})
+    assert ok["valid"] is True
+    other_host = approval_status(approval, change_set, now, {"customer": "acme", "host": "web2"})
+    assert other_host["valid"] is False
+    assert other_host["reason"] == "approval SR-7 covers hosts web1, not web2"
+    other_customer = approval_status(
+        approval, change_set, now, {"customer": "globex", "host": "web1"}
+    )
+    assert other_customer["valid"] is False
+    assert "is for customer 'acme', not 'globex'" in other_customer["reason"]
+    with pytest.raises(GateError, match="approval.hosts is 'web1'"):
+        approval_status(dict(approval, hosts="web1"), change_set, now, {"customer": "acme"})

@@ -370,7 +370,7 @@ def test_markdown_for_advisory_tier_explains_how_to_approve():
     assert f"Change set `{plan['change_set']}`." in text
     assert "## How to approve" in text
     assert f"change_set: {plan['change_set']}" in text
-    assert "-e sla_approval_file=approval.yml" in text
+    assert "-e updates_approval_file=approval.yml" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [
         "package",
@@ -389,7 +389,7 @@ def test_markdown_for_active_tiers_has_no_approval_instructions(tier, now):
     assert plan["advice"]
     text = advice_markdown(plan, "acme", "web1", tier)
     assert "How to approve" not in text
-    assert "sla_approval_file" not in text
+    assert "updates_approval_file" not in text
     assert "| tzdata |" in text
 
 
