@@ -327,6 +327,15 @@ def _decide_item(item, change, context):
         )
     if change.kind == "upgrade":
         project = context["migration_project"]
+        if project and context["timing"]["blackout"]:
+            # A blackout date is a freeze: migration projects wait too.
+            return _decision(
+                "advise",
+                f"{change.reason}; migration project {project} waits: today is a blackout date",
+                "agency",
+                outside_sla=True,
+                migration_project=project,
+            )
         if project:
             return _decision(
                 "apply",

@@ -235,6 +235,9 @@ _VALIDATORS.update(
 )
 
 TARGET_KEYS = tuple(TIER_DEFAULTS["basic"])
+# Who decides (the customer after advice, or the agency) is the contract
+# itself; an override would turn Basic into Medium without a new contract.
+_FIXED_BY_TIER = frozenset({"decision_mode"})
 
 
 def tier_defaults(tier):
@@ -260,6 +263,12 @@ def resolve_targets(tier, overrides=None):
             f"is {_shown(overrides)}; expected a mapping of target settings",
         )
     for key, value in overrides.items():
+        if key in _FIXED_BY_TIER:
+            raise SlaConfigError(
+                str(key),
+                "is set by the tier and cannot be overridden per customer: who decides is "
+                "what the tier is (choose basic, medium or pro instead)",
+            )
         if key not in _VALIDATORS:
             raise SlaConfigError(
                 str(key),

@@ -81,6 +81,7 @@ def test_blackout_dates_accept_strings_dates_and_ranges():
     ("overrides", "message"),
     [
         ({"colour": "red"}, "colour is not an SLA target; expected one of decision_mode"),
+        ({"decision_mode": "active"}, "decision_mode is set by the tier and cannot be overridden"),
         (
             {"periodic_update_interval_days": 0},
             "periodic_update_interval_days is 0; expected a whole number of days greater than 0",
@@ -94,7 +95,6 @@ def test_blackout_dates_accept_strings_dates_and_ranges():
             "backup_retention_days is '30'; expected a whole number of days",
         ),
         ({"access_review_interval_days": True}, "access_review_interval_days is True"),
-        ({"decision_mode": "eager"}, "decision_mode is 'eager'; expected one of advisory, active"),
         ({"security_overrides_window": "yes"}, "security_overrides_window is 'yes'; expected true"),
         ({"timezone": "Mars/Olympus"}, "timezone is 'Mars/Olympus'; expected an IANA timezone"),
         ({"activities": ["updates", "coffee"]}, "activities[1] is 'coffee'; expected one of"),
