@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import CUSTOMER_NAME
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     TIERS,
     SlaConfigError,
@@ -77,6 +78,11 @@ def _checked_customer(customer, errors):
         errors.append(f"sla_customer is not set; {expected}")
     elif not isinstance(customer, str) or not customer.strip():
         errors.append(f"sla_customer is {customer!r}; {expected}")
+    elif not CUSTOMER_NAME.fullmatch(customer):
+        errors.append(
+            f"sla_customer is {customer!r}; it names the customer's audit trail and advice "
+            f"folder, so use letters, digits, '_', '.' and '-' only {_WHERE_TO_FIX}"
+        )
     else:
         return customer
     return None

@@ -52,6 +52,20 @@ def _write(path, text):
     os.replace(tmp, path)
 
 
+def _approval_reference(item, approval):
+    if item["decision"] == "apply_with_approval":
+        return approval
+    # Upgrades run only under a named project; the trail keeps it out of SLA figures.
+    return item.get("migration_project")
+
+
+def _item_result(item):
+    result = {"kind": item["kind"], "security": item["security"]}
+    if item.get("outside_sla"):
+        result["outside_sla"] = True
+    return result
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -86,8 +100,10 @@ class ActionModule(ActionBase):
 
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
         try:
-            advice_files = self._write_advice(plan, args["advice_dir"], sla, host)
+            advice_files = self._advice_paths(plan, args["advice_dir"], sla, host)
+            # Recorded first: advice the trail does not know of is never handed out.
             hashes = self._record(plan, task_vars, sla, check_mode, advice_files)
+            self._write_advice(plan, advice_files, sla, host)
         except (AuditError, AnsibleError, OSError) as exc:
             result.update(
                 failed=True,
@@ -111,17 +127,23 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _write_advice(plan, advice_dir, sla, host):
+    def _advice_paths(plan, advice_dir, sla, host):
         base = os.path.join(advice_dir, sla["customer"], f"{host}-updates")
+        paths = [f"{base}.md", f"{base}.json"]
         if not plan["advice"] and not plan["new_packages"]:
             # Advice that no longer holds is withdrawn, not left to mislead.
-            for stale in (f"{base}.md", f"{base}.json"):
+            for stale in paths:
                 if os.path.exists(stale):
                     os.remove(stale)
             return []
-        _write(f"{base}.md", advice_markdown(plan, sla["customer"], host, sla["tier"]))
-        _write(f"{base}.json", advice_json(plan, sla["customer"], host, sla["tier"]))
-        return [f"{base}.md", f"{base}.json"]
+        return paths
+
+    @staticmethod
+    def _write_advice(plan, paths, sla, host):
+        if paths:
+            markdown, document = paths
+            _write(markdown, advice_markdown(plan, sla["customer"], host, sla["tier"]))
+            _write(document, advice_json(plan, sla["customer"], host, sla["tier"]))
 
     def _record(self, plan, task_vars, sla, check_mode, advice_files):
         writer = DecisionWriter(
@@ -138,8 +160,8 @@ class ActionModule(ActionBase):
                 reason=item["reason"],
                 before=item["installed"],
                 after=item["candidate"],
-                approval=approval if item["decision"] == "apply_with_approval" else None,
-                result={"kind": item["kind"], "security": item["security"]},
+                approval=_approval_reference(item, approval),
+                result=_item_result(item),
             )
             for item in plan["decisions"]
         ]

@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
@@ -260,9 +261,20 @@ def http_get(url, follow_redirects=False, timeout=10):
         return exc.code, body
 
 
+def shown_url(url):
+    """The URL without user:password@, for results, logs and the audit trail."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+
+
 def _describe(check):
     if check["type"] == "http":
-        return f"http {check['url']}"
+        return f"http {shown_url(check['url'])}"
     return f"sql {check.get('database') or '(no database)'}"
 
 
@@ -436,9 +448,11 @@ class AptApply:
             if rc != 0:
                 errors.seek(0)
                 message = errors.read(4096).decode("utf-8", "replace")
+                # A partial dump restores nothing and may be what filled the disk.
+                os.remove(partial)
                 raise ApplyError(
                     f"database dump failed, nothing changed: {os.path.basename(binary)} "
-                    f"exited {rc}: {_tail(message)}. The partial dump is kept at {partial}."
+                    f"exited {rc}: {_tail(message)}"
                 )
         os.replace(partial, target)
 
@@ -513,17 +527,18 @@ class AptApply:
         return restarted, pending, failures
 
     def _http_check(self, check):
+        url = shown_url(check["url"])
         try:
             status, body = self._http(check["url"], bool(check.get("follow_redirects")), 10)
         except (OSError, ValueError, http.client.HTTPException) as exc:
-            return False, f"{check['url']}: {exc}"
+            return False, f"{url}: {exc}"
         expect = check.get("expect_status") or 200
         if status != expect:
-            return False, f"{check['url']} returned HTTP {status}, expected {expect}"
+            return False, f"{url} returned HTTP {status}, expected {expect}"
         contains = check.get("contains")
         if contains and contains not in body:
-            return False, f"{check['url']} returned HTTP {status} without {contains!r}"
-        return True, f"{check['url']} returned HTTP {status}"
+            return False, f"{url} returned HTTP {status} without {contains!r}"
+        return True, f"{url} returned HTTP {status}"
 
     def _sql_check(self, check):
         client = self.paths.first_existing(self.paths.sql_clients)
@@ -633,6 +648,20 @@ class AptApply:
             raise ApplyError(
                 "db_dump is true but neither mariadb-dump nor mysqldump is installed, nothing changed"
             )
+
+        if params["health_checks"]:
+            # A site that is unhealthy before the update would be rolled back
+            # after it for a fault the update did not cause.
+            ok, health = self.run_health_checks(
+                params["health_checks"], params["health_retries"], params["health_delay"]
+            )
+            if not ok:
+                raise ApplyError(
+                    "the site fails its health checks before the update, nothing changed: "
+                    + "; ".join(h["detail"] for h in health if not h["ok"])
+                    + ". Fix the site or the health checks first.",
+                    dict(result, health_before=health),
+                )
 
         result.update(changed=True, applied=[_summary(p) for p in to_apply])
         if self._check_mode:

@@ -66,8 +66,15 @@ def _warnings(state):
 
 
 def host_summary(host):
-    """One host as a dict of display lines; ``host`` holds its vars."""
-    state = host.get("sla_state") or {}
+    """One host as a dict of display lines; ``host`` holds its vars.
+
+    Facts are read from ``ansible_facts`` (injected fact names are going away
+    in ansible-core); a plain ``sla_state`` var is accepted for callers
+    without facts.
+    """
+    facts = host.get("ansible_facts") or {}
+    state = facts.get("sla_state") or host.get("sla_state") or {}
+    plan = facts.get("sla_update_plan") or host.get("sla_update_plan")
     os_facts = state.get("os", {})
     system = os_facts.get("pretty_name") or "unknown system"
     if os_facts.get("debian_version"):
@@ -78,9 +85,7 @@ def host_summary(host):
         "system": system,
         "stack": _component_text(state),
         "updates": _updates_text(state),
-        "decisions": _decisions_text(host["sla_update_plan"])
-        if host.get("sla_update_plan")
-        else None,
+        "decisions": _decisions_text(plan) if plan else None,
         "warnings": _warnings(state),
     }
 

@@ -173,10 +173,14 @@ def load_key(key_file: str | None) -> bytes | None:
     return key
 
 
+# Customer names become file and directory names (trails, advice).
+CUSTOMER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def trail_path(audit_dir: str, customer: str | None) -> str:
     """Path of a customer's trail; names that could escape the directory are refused."""
     name = customer or UNASSIGNED_CUSTOMER
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+    if not CUSTOMER_NAME.fullmatch(name):
         raise AuditError(f"customer name {name!r} cannot be used as a trail file name")
     return os.path.join(os.path.expanduser(audit_dir), f"{name}.jsonl")
 

@@ -164,3 +164,9 @@ def test_runs_without_a_connection_and_in_check_mode():
         task_vars={"inventory_hostname": "h", "sla_customer": "acme", "sla_tier": "pro"}
     )
     assert result["ansible_facts"]["sla"]["tier"] == "pro"
+
+
+def test_a_customer_name_that_could_leave_its_folder_is_refused():
+    result = _run({"sla_customer": "../acme", "sla_tier": "pro"})
+    assert result["failed"] is True
+    assert "sla_customer is '../acme'" in result["msg"]

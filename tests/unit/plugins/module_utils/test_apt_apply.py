@@ -19,6 +19,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     check_simulation,
     http_get,
     restartable,
+    shown_url,
     validate_params,
 )
 
@@ -179,6 +180,27 @@ def _applier(fake, paths, http=None, check_mode=False, clock=None):
     )
 
 
+class _Recorder:
+    """A FakeHost whose commands go through ``run`` first."""
+
+    def __init__(self, fake, run):
+        self._fake, self._run = fake, run
+
+    def __call__(self, argv, **kwargs):
+        return self._run(argv, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._fake, name)
+
+
+def _down_after_update(fake):
+    """An HTTP answer that is healthy until apache2 moved to its planned version."""
+    updated = _PLAN[0]["version"]
+    return lambda url, follow, timeout: (
+        (500, "") if fake.installed["apache2"] == updated else (200, "MediaWiki")
+    )
+
+
 def _manifest(tmp_path):
     return json.loads((tmp_path / "backups" / "run-1" / "manifest.json").read_text())
 
@@ -215,6 +237,7 @@ def test_success_runs_backup_install_restart_and_health_in_order(host):
     assert [c[0] if c[0] != "apt-get" else " ".join(c[:2]) for c in commands] == [
         "dpkg-query",
         "apt-get -s",
+        paths.sql_clients[0],  # health before the update
         "apt-get download",
         "apt-get download",
         "apt-get install",
@@ -223,7 +246,7 @@ def test_success_runs_backup_install_restart_and_health_in_order(host):
         "systemctl",
         paths.sql_clients[0],
     ]
-    install = fake.calls[4]
+    install = fake.calls[5]
     assert install["argv"] == [
         "apt-get",
         "install",
@@ -247,10 +270,10 @@ def test_success_runs_backup_install_restart_and_health_in_order(host):
         "APT_LISTCHANGES_FRONTEND",
     ):
         assert key in install["env"]
-    assert fake.calls[2]["argv"][-1] == "apache2=2.4.62-1~deb12u2"
-    assert fake.calls[2]["cwd"] == str(tmp_path / "backups" / "run-1" / "debs")
-    assert commands[7] == ["systemctl", "restart", "apache2.service"]
-    sql = fake.calls[8]
+    assert fake.calls[3]["argv"][-1] == "apache2=2.4.62-1~deb12u2"
+    assert fake.calls[3]["cwd"] == str(tmp_path / "backups" / "run-1" / "debs")
+    assert commands[8] == ["systemctl", "restart", "apache2.service"]
+    sql = fake.calls[9]
     assert sql["argv"] == [
         paths.sql_clients[0],
         "--batch",
@@ -351,7 +374,8 @@ def test_failed_database_dump_aborts_before_install(host):
     assert "Can not connect" in excinfo.value.msg
     assert not any(c[:2] == ["apt-get", "install"] for c in fake.commands())
     assert _manifest(tmp_path)["status"] == "aborted"
-    assert (tmp_path / "backups" / "run-1" / "databases.sql.gz.partial").exists()
+    # A partial dump restores nothing and may be what filled the disk.
+    assert not (tmp_path / "backups" / "run-1" / "databases.sql.gz.partial").exists()
 
 
 def test_db_dump_true_without_client_fails_before_backup(host):
@@ -530,7 +554,8 @@ def test_install_failing_before_dpkg_ran_needs_no_rollback(host):
 
 def test_health_failure_rolls_back_and_says_so(host):
     fake, paths, tmp_path = host
-    answers = iter([(503, "down")] * 3 + [(200, "MediaWiki")])
+    # Healthy before the update, down after it, healthy again after the rollback.
+    answers = iter([(200, "MediaWiki")] + [(503, "down")] * 3 + [(200, "MediaWiki")])
     clock = Clock()
     applier = _applier(fake, paths, http=lambda url, follow, timeout: next(answers), clock=clock)
     with pytest.raises(ApplyError) as excinfo:
@@ -569,7 +594,15 @@ def test_health_failure_rolls_back_and_says_so(host):
 
 def test_health_still_failing_after_rollback_is_reported(host):
     fake, paths, tmp_path = host
-    fake.sql_out = "0\n"
+    answers = iter(["1\n", "0\n", "0\n"])  # healthy only before the update
+    host_fake = fake
+
+    def run(argv, **kwargs):
+        if os.path.basename(argv[0]) == "mariadb":
+            host_fake.sql_out = next(answers)
+        return host_fake(argv, **kwargs)
+
+    fake = _Recorder(host_fake, run)
     with pytest.raises(ApplyError) as excinfo:
         _applier(fake, paths).apply(_params(tmp_path, health_checks=[_SQL_CHECK], health_retries=1))
     assert (
@@ -582,7 +615,7 @@ def test_health_still_failing_after_rollback_is_reported(host):
 def test_rollback_false_keeps_new_versions_and_marks_failed(host):
     fake, paths, tmp_path = host
     with pytest.raises(ApplyError) as excinfo:
-        _applier(fake, paths, http=lambda url, follow, timeout: (500, "")).apply(
+        _applier(fake, paths, http=_down_after_update(fake)).apply(
             _params(tmp_path, health_checks=[_HTTP_CHECK], health_retries=1, rollback=False)
         )
     assert "Not rolled back (rollback is false)" in excinfo.value.msg
@@ -757,3 +790,23 @@ def test_systemd_itself_is_reexecuted_not_restarted(host):
         ["systemctl", "restart", "apache2.service"],
         ["systemctl", "daemon-reexec"],
     ]
+
+
+def test_an_unhealthy_site_is_not_updated(host):
+    fake, paths, tmp_path = host
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths, http=lambda url, follow, timeout: (502, "")).apply(
+            _params(tmp_path, health_checks=[_HTTP_CHECK], health_retries=2)
+        )
+    assert excinfo.value.msg.startswith(
+        "the site fails its health checks before the update, nothing changed"
+    )
+    assert not any(_changing(c) for c in fake.commands())
+    assert not (tmp_path / "backups").exists()
+
+
+def test_credentials_in_a_health_url_are_never_shown():
+    assert (
+        shown_url("http://admin:s3cret@wiki.example:8080/x?y=1") == "http://wiki.example:8080/x?y=1"
+    )
+    assert shown_url("https://wiki.example/") == "https://wiki.example/"

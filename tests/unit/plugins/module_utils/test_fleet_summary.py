@@ -196,3 +196,16 @@ def test_decisions_of_the_update_plan_are_summarised():
     assert host_summary(host)["decisions"] == (
         "SLA decisions: 1 advise, 2 apply; advice in /adv/acme/acme-web1-updates.md"
     )
+
+
+def test_state_and_plan_are_read_from_ansible_facts():
+    host = {
+        "inventory_hostname": "acme-web1",
+        "ansible_facts": {
+            "sla_state": copy.deepcopy(STATE),
+            "sla_update_plan": {"summary": {"advise": 3}, "advice_files": []},
+        },
+    }
+    summary = host_summary(host)
+    assert summary["stack"].startswith("Apache 2.4.68")
+    assert summary["decisions"] == "SLA decisions: 3 advise"
