@@ -27,6 +27,7 @@ import concurrent.futures
 import configparser
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -277,6 +278,19 @@ def _startup_wall(workdir, runs):
     return statistics.median(walls)
 
 
+def _changed_hosts(recap_output):
+    """Hosts whose PLAY RECAP line reports changed, failed or unreachable tasks."""
+    bad = []
+    for match in re.finditer(
+        r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+        recap_output,
+        re.MULTILINE,
+    ):
+        if any(int(n) for n in match.groups()[1:]):
+            bad.append(match.group(1))
+    return bad
+
+
 def _fit(points):
     xs, ys = zip(*points, strict=True)
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
@@ -300,8 +314,9 @@ def measure(fleet, count, runs, workdir, startup):
     for _ in range(runs):
         fleet.reset_invocations(names)
         wall, cpu, out = _timed_playbook(argv, _ansible_env(workdir, audit=True))
-        if "changed=0" not in out or "changed=1" in out:
-            raise RuntimeError("the steady-state run changed something:\n" + out[-2000:])
+        changed = _changed_hosts(out)
+        if changed:
+            raise RuntimeError(f"the steady-state run changed {', '.join(changed)}:\n{out[-2000:]}")
         with_audit.append(wall)
         cpus.append(cpu)
         invocations.append(max(fleet.invocations(names)))

@@ -14,6 +14,7 @@ HERE=$PWD
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 HOST_SOURCES=/etc/apt/sources.list.d/debian.sources
+[ -f "$HOST_SOURCES" ] || HOST_SOURCES=/etc/apt/sources.list
 BASE_REPO=localhost/twovalue-sla/debian12
 LAMP_REPO=localhost/twovalue-sla/lamp
 BASE_PACKAGES=python3,sudo,ca-certificates,procps,iproute2,systemd,systemd-sysv,dbus,openssh-server,curl,less

@@ -70,7 +70,9 @@ def main(argv):
             if not check:
                 readme.write_text(wanted)
     if check and stale:
-        print("role READMEs out of date with meta/argument_specs.yml (run scripts/role_readmes.py):")
+        print(
+            "role READMEs out of date with meta/argument_specs.yml (run scripts/role_readmes.py):"
+        )
         print("\n".join(f"  {path}" for path in stale))
         return 1
     return 0

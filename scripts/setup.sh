@@ -30,7 +30,10 @@ WANT="$ROOT/scripts/containers.conf"
 if ! cmp -s "$WANT" "$CONF" 2>/dev/null; then
   say "configuring podman ($CONF)"
   mkdir -p /etc/containers
-  [ -f "$CONF" ] && cp "$CONF" "$CONF.before-twovalue-sla"
+  # Keep the machine's own configuration once, never overwrite that copy.
+  if [ -f "$CONF" ] && [ ! -f "$CONF.before-twovalue-sla" ]; then
+    cp "$CONF" "$CONF.before-twovalue-sla"
+  fi
   cp "$WANT" "$CONF"
 fi
 

@@ -43,8 +43,6 @@ ARGUMENT_SPEC = {
     "audit_dir": {"type": "path"},
 }
 
-_CALLBACK_NAME = "twovalue.sla.audit"
-
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False

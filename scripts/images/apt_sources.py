@@ -6,6 +6,8 @@ same mirror but only Debian 12's main suite, so that the security and updates
 suites can be enabled later and bring real pending updates. The mirror address
 is read here and written into the image, never printed.
 
+HOST_SOURCES is deb822 (debian.sources) or the one-line sources.list format.
+
 usage: apt_sources.py HOST_SOURCES OUT_SOURCES   write the image's sources
        apt_sources.py HOST_SOURCES --main-uri FILE  write the main URI to FILE
 """
@@ -27,9 +29,34 @@ def _stanzas(text):
         block[key.strip()] = value.strip()
 
 
+def _one_line_stanzas(text):
+    """Read the classic one-line ``sources.list`` format as deb822 stanzas."""
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if not fields or fields[0] != "deb":
+            continue
+        fields = fields[1:]
+        stanza = {}
+        if fields and fields[0].startswith("["):
+            options = []
+            while fields:
+                options.append(fields.pop(0))
+                if options[-1].endswith("]"):
+                    break
+            for option in " ".join(options).strip("[]").split():
+                key, _, value = option.partition("=")
+                if key == "signed-by":
+                    stanza["Signed-By"] = value
+        if len(fields) < 2:
+            continue
+        stanza.update(URIs=fields[0], Suites=fields[1], Components=" ".join(fields[2:]))
+        yield stanza
+
+
 def _debian_stanzas(text):
     main = security = None
-    for stanza in _stanzas(text):
+    stanzas = _stanzas(text) if "Types:" in text else _one_line_stanzas(text)
+    for stanza in stanzas:
         suites = stanza.get("Suites", "").split()
         if "bookworm" in suites and main is None:
             main = stanza
@@ -44,8 +71,9 @@ def _debian_stanzas(text):
 
 def _render(stanza, suites, enabled):
     lines = ["Types: deb", f"URIs: {stanza['URIs']}", f"Suites: {suites}", "Components: main"]
-    if "Signed-By" in stanza:
-        lines.append(f"Signed-By: {stanza['Signed-By']}")
+    lines.append(
+        f"Signed-By: {stanza.get('Signed-By', '/usr/share/keyrings/debian-archive-keyring.gpg')}"
+    )
     if not enabled:
         # Switched on by the test hosts' "enable updates" step.
         lines.append("Enabled: no")
