@@ -8,41 +8,9 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import ApplyError
 from ansible_collections.twovalue.sla.plugins.modules import apt_apply
+from fake_module import Exited, FakeModule
 
 _PACKAGES = [{"name": "apache2", "previous": "2.4.62-1~deb12u2", "version": "2.4.65-1~deb12u1"}]
-
-
-class Exited(Exception):
-    def __init__(self, kwargs, failed):
-        super().__init__(kwargs)
-        self.kwargs = kwargs
-        self.failed = failed
-
-
-class FakeModule:
-    instances = []
-    params = {}
-    check_mode = False
-
-    def __init__(self, argument_spec, supports_check_mode=False):
-        self.argument_spec = argument_spec
-        self.supports_check_mode = supports_check_mode
-        self.params = dict(type(self).params)
-        self.check_mode = type(self).check_mode
-        self.warnings = []
-        FakeModule.instances.append(self)
-
-    def run_command(self, argv, **kwargs):  # pragma: no cover - never reached
-        raise AssertionError("the module itself must not run commands")
-
-    def warn(self, warning):
-        self.warnings.append(warning)
-
-    def exit_json(self, **kwargs):
-        raise Exited(kwargs, failed=False)
-
-    def fail_json(self, **kwargs):
-        raise Exited(kwargs, failed=True)
 
 
 class FakeApplier:

@@ -11,37 +11,9 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     ProbeError,
 )
 from ansible_collections.twovalue.sla.plugins.modules import host_probe
+from fake_module import Exited, FakeModule
 
 _STATE = {"probe_time": 1_750_000_000, "os": {"id": "debian", "version_id": "12"}}
-
-
-class Exited(Exception):
-    def __init__(self, kwargs, failed):
-        super().__init__(kwargs)
-        self.kwargs = kwargs
-        self.failed = failed
-
-
-class FakeModule:
-    instances = []
-    params = {}
-    check_mode = False
-
-    def __init__(self, argument_spec, supports_check_mode=False):
-        self.argument_spec = argument_spec
-        self.supports_check_mode = supports_check_mode
-        self.params = dict(type(self).params)
-        self.check_mode = type(self).check_mode
-        FakeModule.instances.append(self)
-
-    def run_command(self, argv, environ_update=None):  # pragma: no cover - never reached
-        raise AssertionError("the module itself must not run commands")
-
-    def exit_json(self, **kwargs):
-        raise Exited(kwargs, failed=False)
-
-    def fail_json(self, **kwargs):
-        raise Exited(kwargs, failed=True)
 
 
 class FakeProbe:
