@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import glob
+import json
 import os
 import re
 import time
@@ -261,6 +262,63 @@ def apt_lists_age(
     return max(0, int((now or time.time()) - refreshed))
 
 
+SIMULATION_CACHE = "/var/cache/twovalue-sla/apt-simulation.json"
+# What apt's answer depends on: installed packages, package lists, configuration.
+_APT_STATE_PATHS = (
+    "/var/lib/dpkg/status",
+    "/var/lib/apt/lists",
+    UPDATE_STAMP,
+    "/etc/apt/sources.list",
+    "/etc/apt/sources.list.d",
+    "/etc/apt/preferences",
+    "/etc/apt/preferences.d",
+    "/etc/apt/apt.conf.d",
+)
+
+
+def apt_state_key(paths=_APT_STATE_PATHS):
+    """A fingerprint of everything the pending-update simulation depends on.
+
+    The simulation (apt's resolver) is the costliest probe command; when
+    neither the installed packages, nor the package lists, nor apt's
+    configuration changed, its answer cannot have changed either.
+    """
+    entries = []
+    for path in paths:
+        names = [path]
+        if os.path.isdir(path):
+            names += sorted(glob.glob(os.path.join(path, "*")))
+        for name in names:
+            try:
+                stat = os.stat(name)
+            except OSError:
+                continue
+            entries.append([name, stat.st_mtime_ns, stat.st_size])
+    return entries
+
+
+def read_simulation_cache(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            cached = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return cached if isinstance(cached, dict) else None
+
+
+def write_simulation_cache(path, content):
+    """Write atomically, root-only; a cache that cannot be written is skipped."""
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(content, handle)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def touch_update_stamp(stamp=UPDATE_STAMP):
     os.makedirs(os.path.dirname(stamp), exist_ok=True)
     with open(stamp, "a", encoding="utf-8"):
@@ -279,9 +337,10 @@ def _read(path):
 class HostProbe:
     """Collect the state of one host. ``run`` is ``AnsibleModule.run_command``."""
 
-    def __init__(self, run, check_mode=False):
+    def __init__(self, run, check_mode=False, simulation_cache=None):
         self._run = run
         self._check_mode = check_mode
+        self._simulation_cache = simulation_cache or SIMULATION_CACHE
 
     def _output(self, argv, env=None):
         rc, out, err = self._run(argv, environ_update=env or {})
@@ -315,16 +374,27 @@ class HostProbe:
             touch_update_stamp()
             refreshed = True
             age = apt_lists_age()
-        simulation = self._output(
-            ["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", "dist-upgrade"], env
-        )
-        pending = parse_apt_simulation(simulation)
-        held = self._output(["apt-mark", "showhold"], env).split()
+        key = apt_state_key()
+        cached = read_simulation_cache(self._simulation_cache)
+        from_cache = cached is not None and cached.get("key") == key
+        if from_cache:
+            pending, held = cached["pending"], cached["held"]
+        else:
+            simulation = self._output(
+                ["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", "dist-upgrade"], env
+            )
+            pending = parse_apt_simulation(simulation)
+            held = sorted(self._output(["apt-mark", "showhold"], env).split())
+            if not self._check_mode:
+                write_simulation_cache(
+                    self._simulation_cache, {"key": key, "pending": pending, "held": held}
+                )
         return {
             "cache_age_s": age,
             "cache_refreshed": refreshed,
+            "simulation_cached": from_cache,
             "pending": pending,
-            "held": sorted(held),
+            "held": held,
             "security_count": sum(1 for p in pending if p["security"]),
             "regular_count": sum(1 for p in pending if not p["security"]),
         }

@@ -13,6 +13,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     HostProbe,
     ProbeError,
     apt_lists_age,
+    apt_state_key,
     dpkg_lock_state,
     find_cms_sites,
     parse_apt_simulation,
@@ -535,6 +536,7 @@ def host(tmp_path, monkeypatch):
     monkeypatch.setattr(host_state.os.path, "exists", fake_exists)
     monkeypatch.setattr(host_state.glob, "glob", fake_glob)
     monkeypatch.setattr(host_state, "apt_lists_age", fake_age)
+    monkeypatch.setattr(host_state, "SIMULATION_CACHE", str(tmp_path / "cache" / "sim.json"))
     monkeypatch.setattr(host_state, "dpkg_lock_state", lambda: {"locked": False, "checked": True})
     monkeypatch.setattr(
         host_state,
@@ -712,3 +714,33 @@ def test_probe_error_message_is_truncated(host):
     message = str(excinfo.value)
     assert message.startswith("dpkg-query -W -f=${Package}")
     assert message.endswith(" exited 2: " + "x" * 300)
+
+
+def test_unchanged_apt_state_reuses_the_simulation(host, tmp_path, monkeypatch):
+    run = FakeRun(_outputs())
+    key = [["/var/lib/dpkg/status", 1, 2]]
+    monkeypatch.setattr(host_state, "apt_state_key", lambda: key)
+    first = HostProbe(run).collect(["updates"], 0, host.cms_roots)["updates"]
+    second = HostProbe(run).collect(["updates"], 0, host.cms_roots)["updates"]
+    simulations = [a for a in run.argvs if a == _SIMULATE_ARGV]
+    assert len(simulations) == 1
+    assert first["simulation_cached"] is False and second["simulation_cached"] is True
+    assert second["pending"] == first["pending"] and second["held"] == first["held"]
+    # Anything apt's answer depends on changes the key: simulate again.
+    key[0][1] = 3
+    third = HostProbe(run).collect(["updates"], 0, host.cms_roots)["updates"]
+    assert third["simulation_cached"] is False
+    assert len([a for a in run.argvs if a == _SIMULATE_ARGV]) == 2
+
+
+def test_check_mode_writes_no_simulation_cache(host, tmp_path):
+    HostProbe(FakeRun(_outputs()), check_mode=True).collect(["updates"], 0, host.cms_roots)
+    assert not (tmp_path / "cache" / "sim.json").exists()
+
+
+def test_apt_state_key_follows_files_in_watched_directories(tmp_path):
+    watched = tmp_path / "preferences.d"
+    watched.mkdir()
+    before = apt_state_key([str(watched)])
+    (watched / "pin").write_text("Package: *\n")
+    assert apt_state_key([str(watched)]) != before
