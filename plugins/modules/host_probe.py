@@ -14,8 +14,14 @@ description:
     versions, pending package updates with their origin (security suite or
     regular), held packages, the dpkg lock and interrupted state, free disk,
     and whether services or the machine need a restart.
-  - Read-only. The only thing it may do is refresh apt's package lists when
-    they are older than O(cache_max_age); it never does that in check mode.
+  - Read-only. The only things it may write are apt's package lists, refreshed
+    when they are older than O(cache_max_age), and its own cache of apt's
+    pending-update simulation under C(/var/cache/twovalue-sla/); it does
+    neither in check mode.
+  - The simulation (apt's resolver, the costliest part) is reused while the
+    installed packages, the package lists and apt's configuration are
+    unchanged, since its answer cannot have changed; C(simulation_cached)
+    in the result says when that happened.
   - Replaces many small probe tasks, so a run that finds nothing to do costs
     one module start-up per host.
 author:
@@ -88,7 +94,9 @@ ansible_facts:
           elements: dict
           sample: [{kind: mediawiki, path: /usr/share/mediawiki, version: 1.39.17}]
         updates:
-          description: Pending updates (apt-get simulation), held packages, package-list age.
+          description: >-
+            Pending updates (apt-get simulation), held packages, package-list age,
+            and whether the simulation was reused (C(simulation_cached)).
           type: dict
         dpkg:
           description: Whether the dpkg lock is held or a previous dpkg run was interrupted.
