@@ -1,9 +1,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-from unittest.mock import MagicMock
-
 import pytest
+from action_harness import controller_action
 from ansible.errors import AnsibleUndefinedVariable
 from ansible_collections.twovalue.sla.plugins.action.sla_context import ActionModule
 
@@ -11,26 +10,7 @@ _HINT = "(set it in the customer's group_vars)"
 
 
 def _action(template=lambda value: value):
-    task = MagicMock()
-    task.args = {}
-    task.async_val = 0
-    task.check_mode = False
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    templar = MagicMock()
-    templar.template.side_effect = template
-    action = ActionModule(
-        task=task,
-        connection=connection,
-        play_context=MagicMock(),
-        loader=MagicMock(),
-        templar=templar,
-        shared_loader_obj=None,
-    )
-    # Any attempt to reach the host would go through these.
-    action._execute_module = MagicMock(side_effect=AssertionError("no module may run"))
-    action._low_level_execute_command = MagicMock(side_effect=AssertionError("no command"))
-    return action, connection
+    return controller_action(ActionModule, template=template)
 
 
 def _run(host_vars, **kwargs):

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import json
-from unittest.mock import MagicMock
 
 import pytest
+from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action.update_plan import ActionModule
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_path
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
@@ -63,28 +63,9 @@ def audit_dir(tmp_path, monkeypatch):
 
 
 def _action(args, check_mode=False):
-    task = MagicMock()
-    task.args = args
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.action = "twovalue.sla.update_plan"
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    templar = MagicMock()
-    templar.template.side_effect = lambda value: value
-    play_context = MagicMock()
-    play_context.check_mode = False
-    action = ActionModule(
-        task=task,
-        connection=connection,
-        play_context=play_context,
-        loader=MagicMock(),
-        templar=templar,
-        shared_loader_obj=None,
+    return controller_action(
+        ActionModule, args, check_mode=check_mode, action_name="twovalue.sla.update_plan"
     )
-    action._execute_module = MagicMock(side_effect=AssertionError("no module may run"))
-    action._low_level_execute_command = MagicMock(side_effect=AssertionError("no command"))
-    return action, connection
 
 
 def _run(tmp_path, state, tier="pro", now=IN_PRO_WINDOW, check_mode=False, **extra):
