@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import SlaConfigError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
+    advice_paths,
+    write_text,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
@@ -42,14 +45,6 @@ _DECISION_RECORDED = {
     "advise": "advised",
     "refuse": "refused",
 }
-
-
-def _write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def _approval_reference(item, approval):
@@ -100,7 +95,13 @@ class ActionModule(ActionBase):
 
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
         try:
-            advice_files = self._advice_paths(plan, args["advice_dir"], sla, host)
+            advice_files = advice_paths(
+                args["advice_dir"],
+                sla["customer"],
+                host,
+                "updates",
+                bool(plan["advice"] or plan["new_packages"]),
+            )
             # Recorded first: advice the trail does not know of is never handed out.
             hashes = self._record(plan, task_vars, sla, check_mode, advice_files)
             self._write_advice(plan, advice_files, sla, host)
@@ -127,23 +128,11 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _advice_paths(plan, advice_dir, sla, host):
-        base = os.path.join(advice_dir, sla["customer"], f"{host}-updates")
-        paths = [f"{base}.md", f"{base}.json"]
-        if not plan["advice"] and not plan["new_packages"]:
-            # Advice that no longer holds is withdrawn, not left to mislead.
-            for stale in paths:
-                if os.path.exists(stale):
-                    os.remove(stale)
-            return []
-        return paths
-
-    @staticmethod
     def _write_advice(plan, paths, sla, host):
         if paths:
             markdown, document = paths
-            _write(markdown, advice_markdown(plan, sla["customer"], host, sla["tier"]))
-            _write(document, advice_json(plan, sla["customer"], host, sla["tier"]))
+            write_text(markdown, advice_markdown(plan, sla["customer"], host, sla["tier"]))
+            write_text(document, advice_json(plan, sla["customer"], host, sla["tier"]))
 
     def _record(self, plan, task_vars, sla, check_mode, advice_files):
         writer = DecisionWriter(

@@ -17,18 +17,21 @@ without a host.
 from __future__ import annotations
 
 import glob
-import gzip
-import http.client
 import json
 import os
 import re
 import subprocess
-import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
+    DUMP_BINARIES,
+    SQL_CLIENTS,
+    DumpError,
+    HealthChecks,
+    dump_to_gzip,
+    http_get,
+    tail,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     dpkg_lock_state,
     parse_apt_simulation,
@@ -59,8 +62,6 @@ _NEVER_RESTART = re.compile(
 _SYSTEMD_MANAGER = ("systemd-manager", "systemd-manager.service")
 _REMV_LINE = re.compile(r"^Remv (?P<package>\S+)")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
-_HTTP_BODY_LIMIT = 1024 * 1024
-_DUMP_CHUNK = 1024 * 1024
 
 
 class HostPaths:
@@ -73,8 +74,8 @@ class HostPaths:
         self.disk_paths = ("/", "/var/cache/apt/archives")
         self.needrestart = "/usr/sbin/needrestart"
         self.dpkg_repack = "/usr/bin/dpkg-repack"
-        self.dump_binaries = ("/usr/bin/mariadb-dump", "/usr/bin/mysqldump")
-        self.sql_clients = ("/usr/bin/mariadb", "/usr/bin/mysql")
+        self.dump_binaries = DUMP_BINARIES
+        self.sql_clients = SQL_CLIENTS
         for key, value in overrides.items():
             if not hasattr(self, key):
                 raise TypeError(f"unknown host path {key}")
@@ -215,16 +216,6 @@ def restartable(services):
     return restart, pending
 
 
-def _tail(text, limit=300):
-    text = (text or "").strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    tail = lines[-1] if lines else ""
-    error_lines = [line for line in lines if line.startswith(("E:", "dpkg: error"))]
-    if error_lines:
-        tail = error_lines[-1]
-    return tail[:limit]
-
-
 def free_mb(path):
     stat = os.statvfs(path)
     return stat.f_bavail * stat.f_frsize // (1024 * 1024)
@@ -238,44 +229,6 @@ def _existing_ancestor(path):
             break
         path = parent
     return path
-
-
-# --- health checks ----------------------------------------------------------
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-def http_get(url, follow_redirects=False, timeout=10):
-    """Return (status, body text) of a GET; an HTTP error status is a result, not an exception."""
-    handlers = [] if follow_redirects else [_NoRedirect()]
-    opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, headers={"User-Agent": "twovalue.sla health check"})
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status, response.read(_HTTP_BODY_LIMIT).decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        body = exc.read(_HTTP_BODY_LIMIT).decode("utf-8", "replace") if exc.fp else ""
-        return exc.code, body
-
-
-def shown_url(url):
-    """The URL without user:password@, for results, logs and the audit trail."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=host))
-
-
-def _describe(check):
-    if check["type"] == "http":
-        return f"http {shown_url(check['url'])}"
-    return f"sql {check.get('database') or '(no database)'}"
 
 
 # --- the sequence -----------------------------------------------------------
@@ -315,7 +268,7 @@ class AptApply:
     def _must(self, argv, what, env=None, **kwargs):
         rc, out, err = self._call(argv, env, **kwargs)
         if rc != 0:
-            raise ApplyError(f"{what} failed, nothing changed: {argv[0]} exited {rc}: {_tail(err)}")
+            raise ApplyError(f"{what} failed, nothing changed: {argv[0]} exited {rc}: {tail(err)}")
         return out
 
     def installed(self, names):
@@ -325,7 +278,7 @@ class AptApply:
         )
         if rc not in (0, 1):
             raise ApplyError(
-                f"reading installed versions failed: dpkg-query exited {rc}: {_tail(err)}"
+                f"reading installed versions failed: dpkg-query exited {rc}: {tail(err)}"
             )
         return parse_installed(out)
 
@@ -408,18 +361,16 @@ class AptApply:
             files = self._new_debs(debs_dir, before)
             if rc == 0 and files:
                 return dict(entry, source="dpkg-repack", debs=files)
-            reason = f"dpkg-repack exited {rc}: {_tail(err2)}"
+            reason = f"dpkg-repack exited {rc}: {tail(err2)}"
         else:
             reason = "dpkg-repack is not installed"
         raise ApplyError(
             f"no rollback possible, nothing changed: {package['name']} {package['previous']} "
-            f"cannot be downloaded any more ({_tail(err) or f'apt-get exited {rc}'}) and {reason}. "
+            f"cannot be downloaded any more ({tail(err) or f'apt-get exited {rc}'}) and {reason}. "
             "Install dpkg-repack on the host or take the update without this package."
         )
 
     def dump_databases(self, binary, target):
-        """Stream all databases through gzip into target; never hold the dump in memory."""
-        partial = target + ".partial"
         argv = [
             binary,
             "--user=root",
@@ -429,32 +380,10 @@ class AptApply:
             "--routines",
             "--events",
         ]
-        with tempfile.TemporaryFile() as errors:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as packed:
-                process = self._popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=errors,
-                    env=dict(os.environ, LC_ALL="C"),
-                )
-                try:
-                    for chunk in iter(lambda: process.stdout.read(_DUMP_CHUNK), b""):
-                        packed.write(chunk)
-                finally:
-                    process.stdout.close()
-                    rc = process.wait()
-            if rc != 0:
-                errors.seek(0)
-                message = errors.read(4096).decode("utf-8", "replace")
-                # A partial dump restores nothing and may be what filled the disk.
-                os.remove(partial)
-                raise ApplyError(
-                    f"database dump failed, nothing changed: {os.path.basename(binary)} "
-                    f"exited {rc}: {_tail(message)}"
-                )
-        os.replace(partial, target)
+        try:
+            dump_to_gzip(argv, target, self._popen)
+        except DumpError as exc:
+            raise ApplyError(f"database dump failed, nothing changed: {exc}") from None
 
     def backup(self, to_apply, backup_root, run_id, db_dump, dump_binary):
         run_dir = os.path.join(backup_root, run_id)
@@ -510,7 +439,7 @@ class AptApply:
             return [], [], []
         rc, out, err = self._call([self.paths.needrestart, "-b", "-r", "l"])
         if rc != 0:
-            self.warnings.append(f"needrestart exited {rc}: {_tail(err)}; no service restarted")
+            self.warnings.append(f"needrestart exited {rc}: {tail(err)}; no service restarted")
             return [], [], []
         restart, pending = restartable(parse_needrestart(out)["services"])
         restarted, failures = [], []
@@ -523,58 +452,13 @@ class AptApply:
             if rc == 0:
                 restarted.append(unit)
             else:
-                failures.append(f"systemctl restart {unit} exited {rc}: {_tail(err)}")
+                failures.append(f"systemctl restart {unit} exited {rc}: {tail(err)}")
         return restarted, pending, failures
 
-    def _http_check(self, check):
-        url = shown_url(check["url"])
-        try:
-            status, body = self._http(check["url"], bool(check.get("follow_redirects")), 10)
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            return False, f"{url}: {exc}"
-        expect = check.get("expect_status") or 200
-        if status != expect:
-            return False, f"{url} returned HTTP {status}, expected {expect}"
-        contains = check.get("contains")
-        if contains and contains not in body:
-            return False, f"{url} returned HTTP {status} without {contains!r}"
-        return True, f"{url} returned HTTP {status}"
-
-    def _sql_check(self, check):
-        client = self.paths.first_existing(self.paths.sql_clients)
-        if client is None:
-            return False, "no mariadb client found for the sql check"
-        argv = [client, "--batch", "-N", "--user=root", "--protocol=socket"]
-        if check.get("database"):
-            argv.append(f"--database={check['database']}")
-        # The query goes on stdin: no shell, no variable expansion, not in the process list.
-        rc, out, err = self._call(argv, data=check["query"])
-        where = check.get("database") or "the server"
-        if rc != 0:
-            return (
-                False,
-                f"query on {where} failed: {os.path.basename(client)} exited {rc}: {_tail(err)}",
-            )
-        expect = check.get("expect")
-        if expect and expect not in out:
-            return False, f"query on {where} returned no {expect!r}"
-        return True, f"query on {where} succeeded"
-
     def run_health_checks(self, checks, retries, delay):
-        """Run every check, retrying the set until all pass; return (all ok, results)."""
-        results = []
-        for attempt in range(1, retries + 1):
-            results = []
-            for check in checks:
-                ok, detail = (
-                    self._http_check(check) if check["type"] == "http" else self._sql_check(check)
-                )
-                results.append({"check": _describe(check), "ok": ok, "detail": detail})
-            if all(r["ok"] for r in results):
-                return True, results
-            if attempt < retries:
-                self._sleep(delay)
-        return False, results
+        return HealthChecks(self._call, self._http, self._sleep, self.paths.sql_clients).run(
+            checks, retries, delay
+        )
 
     # rollback
 
@@ -583,7 +467,7 @@ class AptApply:
         argv = ["dpkg", *_CONFFILE_OPTIONS, "-i", *debs]
         rc, _out, err = self._call(argv, APT_ENV)
         if rc != 0:
-            return False, f"rollback failed: dpkg -i exited {rc}: {_tail(err)}", services_before
+            return False, f"rollback failed: dpkg -i exited {rc}: {tail(err)}", services_before
         versions = self.installed([e["name"] for e in entries])
         wrong = [
             f"{e['name']} is at {versions.get(e['name'].split(':')[0], ('none',))[0]}"
@@ -602,7 +486,7 @@ class AptApply:
                 if rc == 0:
                     restarted.append(unit)
                 else:
-                    failures.append(f"systemctl restart {unit} exited {rc}: {_tail(err)}")
+                    failures.append(f"systemctl restart {unit} exited {rc}: {tail(err)}")
         if failures:
             self.warnings.extend(failures)
         return True, "", restarted
@@ -707,7 +591,7 @@ class AptApply:
     def _install(self, to_apply, lock_timeout):
         rc, _out, err = self._call(install_argv(to_apply, lock_timeout), APT_ENV)
         if rc != 0:
-            return f"apt-get install exited {rc}: {_tail(err)}"
+            return f"apt-get install exited {rc}: {tail(err)}"
         versions = self.installed([p["name"] for p in to_apply])
         wrong = [
             p["name"]
@@ -775,7 +659,7 @@ class AptApply:
             if rc != 0 and not repack:
                 raise ApplyError(
                     f"no rollback possible: {package['name']} {package['previous']} cannot be "
-                    f"downloaded any more ({_tail(err)}) and dpkg-repack is not installed"
+                    f"downloaded any more ({tail(err)}) and dpkg-repack is not installed"
                 )
 
 

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import gzip
-import http.server
 import json
 import os
 import stat
 import subprocess
 import sys
-import threading
 
 import pytest
 from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
@@ -17,9 +15,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     AptApply,
     HostPaths,
     check_simulation,
-    http_get,
     restartable,
-    shown_url,
     validate_params,
 )
 
@@ -740,42 +736,6 @@ def test_restartable_keeps_session_units_pending():
     )
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the http.server API
-        if self.path == "/moved":
-            self.send_response(302)
-            self.send_header("Location", "/")
-            self.end_headers()
-            return
-        code = 500 if self.path == "/broken" else 200
-        body = b"Welcome to MediaWiki"
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_http_get_against_a_real_server():
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        assert http_get(base + "/") == (200, "Welcome to MediaWiki")
-        assert http_get(base + "/broken") == (500, "Welcome to MediaWiki")
-        assert http_get(base + "/moved")[0] == 302
-        assert http_get(base + "/moved", follow_redirects=True) == (200, "Welcome to MediaWiki")
-    finally:
-        server.shutdown()
-        server.server_close()
-    ok, detail = AptApply(None)._http_check({"type": "http", "url": base + "/"})
-    assert ok is False
-    assert detail.startswith(base + "/: ")
-
-
 def test_systemd_itself_is_reexecuted_not_restarted(host):
     # needrestart names PID 1 "systemd-manager", a name systemctl restart rejects.
     fake, paths, tmp_path = host
@@ -803,10 +763,3 @@ def test_an_unhealthy_site_is_not_updated(host):
     )
     assert not any(_changing(c) for c in fake.commands())
     assert not (tmp_path / "backups").exists()
-
-
-def test_credentials_in_a_health_url_are_never_shown():
-    assert (
-        shown_url("http://admin:s3cret@wiki.example:8080/x?y=1") == "http://wiki.example:8080/x?y=1"
-    )
-    assert shown_url("https://wiki.example/") == "https://wiki.example/"

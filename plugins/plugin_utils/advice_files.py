@@ -1,0 +1,30 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Advice documents on the controller: one Markdown and one JSON file per host and activity."""
+
+from __future__ import annotations
+
+import os
+
+
+def advice_paths(advice_dir, customer, host, activity, has_advice):
+    """The host's advice files for an activity; stale ones are removed when nothing is advised.
+
+    Advice that no longer holds is withdrawn, not left to mislead.
+    """
+    base = os.path.join(advice_dir, customer, f"{host}-{activity}")
+    paths = [f"{base}.md", f"{base}.json"]
+    if has_advice:
+        return paths
+    for stale in paths:
+        if os.path.exists(stale):
+            os.remove(stale)
+    return []
+
+
+def write_text(path, text):
+    """Replace ``path`` atomically: a reader never sees half an advice document."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
