@@ -17,6 +17,8 @@ import os
 import re
 import time
 
+from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import discover_sites
+
 # Packages whose installed version names a component of the LAMP + CMS stack.
 _COMPONENT_PACKAGES = {
     "apache": ("apache2", "apache2-bin"),
@@ -156,24 +158,7 @@ def parse_cms_version(kind, text):
 
 def find_cms_sites(roots):
     """Find MediaWiki and WordPress installations under the given glob roots."""
-    sites = []
-    seen = set()
-    for pattern in roots:
-        for root in sorted(glob.glob(pattern)):
-            real = os.path.realpath(root)
-            if real in seen or not os.path.isdir(real):
-                continue
-            for kind, marker in (
-                ("mediawiki", "includes/Defines.php"),
-                ("wordpress", "wp-includes/version.php"),
-            ):
-                path = os.path.join(real, marker)
-                if os.path.isfile(path):
-                    seen.add(real)
-                    with open(path, encoding="utf-8", errors="replace") as handle:
-                        version = parse_cms_version(kind, handle.read())
-                    sites.append({"kind": kind, "path": root, "realpath": real, "version": version})
-    return sites
+    return discover_sites(roots)
 
 
 def parse_needrestart(text):

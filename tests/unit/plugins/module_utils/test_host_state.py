@@ -265,11 +265,16 @@ def _cms_tree(tmp_path):
     return mediawiki, www, blog_release
 
 
+def _basics(sites):
+    # cms_site reports much more; these tests only pin what find_cms_sites always returned.
+    return [{key: site[key] for key in ("kind", "path", "realpath", "version")} for site in sites]
+
+
 def test_find_cms_sites_dedupes_symlinks(tmp_path):
     mediawiki, www, blog_release = _cms_tree(tmp_path)
     roots = (str(mediawiki), f"{www}/*", f"{www}/*/current", f"{www}/html")
     sites = find_cms_sites(roots)
-    assert sites == [
+    assert _basics(sites) == [
         {
             "kind": "mediawiki",
             "path": str(mediawiki),
@@ -298,7 +303,7 @@ def test_find_cms_sites_unreadable_version_and_missing_roots(tmp_path):
     (site / "wp-includes").mkdir(parents=True)
     (site / "wp-includes/version.php").write_text("<?php\n// truncated\n")
     sites = find_cms_sites((str(site), str(tmp_path / "absent/*")))
-    assert sites == [
+    assert _basics(sites) == [
         {"kind": "wordpress", "path": str(site), "realpath": str(site), "version": None}
     ]
 
@@ -576,7 +581,7 @@ def test_collect_all_sections(host):
     assert state["package_count"] == 7
     assert state["components"]["apache"]["upstream"] == "2.4.68"
     assert state["components"]["php"]["upstream"] == "8.2.28"
-    assert state["cms"] == [
+    assert _basics(state["cms"]) == [
         {
             "kind": "mediawiki",
             "path": host.cms_roots[0],
