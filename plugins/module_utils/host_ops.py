@@ -186,3 +186,26 @@ def restore_from_gzip(argv, source, popen=subprocess.Popen):
             rc = process.wait()
         errors.seek(0)
         return rc, tail(errors.read(4096).decode("utf-8", "replace"))
+
+
+# The argument spec of the health check options (doc fragment twovalue.sla.health_checks).
+HEALTH_CHECK_SPEC = {
+    "health_checks": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "type": {"type": "str", "required": True, "choices": ["http", "sql"]},
+            "url": {"type": "str"},
+            "expect_status": {"type": "int", "default": 200},
+            "contains": {"type": "str"},
+            "follow_redirects": {"type": "bool", "default": False},
+            "database": {"type": "str"},
+            "query": {"type": "str"},
+            "expect": {"type": "str"},
+        },
+        "required_if": [["type", "http", ["url"]], ["type", "sql", ["query"]]],
+    },
+    "health_retries": {"type": "int", "default": 5},
+    "health_delay": {"type": "int", "default": 2},
+}

@@ -34,6 +34,8 @@ description:
     C(applying), C(applied), C(rolled_back) or C(failed)."
 author:
   - twovalue
+extends_documentation_fragment:
+  - twovalue.sla.health_checks
 options:
   packages:
     description:
@@ -97,60 +99,6 @@ options:
         C(getty@*.service)) are never restarted and are returned in RV(services_pending).
     type: bool
     default: true
-  health_checks:
-    description:
-      - Checks that must pass after the install and the restarts.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      type:
-        description:
-          - V(http) fetches O(health_checks[].url); V(sql) runs O(health_checks[].query)
-            with C(mariadb --batch -N) as root through the unix socket.
-        type: str
-        required: true
-        choices: [http, sql]
-      url:
-        description:
-          - URL to fetch, with a 10 second timeout. Required for V(http).
-        type: str
-      expect_status:
-        description:
-          - HTTP status the URL must return.
-        type: int
-        default: 200
-      contains:
-        description:
-          - Text the response body must contain.
-        type: str
-      follow_redirects:
-        description:
-          - Follow HTTP redirects; otherwise a redirect's own status is checked.
-        type: bool
-        default: false
-      database:
-        description:
-          - Database to run the query in.
-        type: str
-      query:
-        description:
-          - SQL to run. Required for V(sql).
-        type: str
-      expect:
-        description:
-          - Text the query output must contain; without it the query only has to succeed.
-        type: str
-  health_retries:
-    description:
-      - How many times to run the health checks before they count as failed.
-    type: int
-    default: 5
-  health_delay:
-    description:
-      - Seconds to wait between health check attempts.
-    type: int
-    default: 2
   rollback:
     description:
       - Reinstall the backed-up packages when the install, a service restart or
@@ -260,21 +208,12 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     ApplyError,
     AptApply,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 
 _PACKAGE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "version": {"type": "str", "required": True},
     "previous": {"type": "str", "required": True},
-}
-_HEALTH_OPTIONS = {
-    "type": {"type": "str", "required": True, "choices": ["http", "sql"]},
-    "url": {"type": "str"},
-    "expect_status": {"type": "int", "default": 200},
-    "contains": {"type": "str"},
-    "follow_redirects": {"type": "bool", "default": False},
-    "database": {"type": "str"},
-    "query": {"type": "str"},
-    "expect": {"type": "str"},
 }
 
 
@@ -293,15 +232,7 @@ def main():
             "min_free_mb": {"type": "int", "default": 500},
             "lock_timeout": {"type": "int", "default": 120},
             "restart_services": {"type": "bool", "default": True},
-            "health_checks": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": _HEALTH_OPTIONS,
-                "required_if": [["type", "http", ["url"]], ["type", "sql", ["query"]]],
-            },
-            "health_retries": {"type": "int", "default": 5},
-            "health_delay": {"type": "int", "default": 2},
+            **HEALTH_CHECK_SPEC,
             "rollback": {"type": "bool", "default": True},
         },
         supports_check_mode=True,

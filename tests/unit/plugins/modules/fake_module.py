@@ -1,5 +1,9 @@
 """A stand-in for AnsibleModule: records what a module's main() asks of it."""
 
+import importlib
+
+import yaml
+
 
 class Exited(Exception):
     def __init__(self, kwargs, failed):
@@ -34,3 +38,39 @@ class FakeModule:
 
     def fail_json(self, **kwargs):
         raise Exited(kwargs, failed=True)
+
+
+def _spec_from_doc(options):
+    """Turn documented options into the argument_spec shape they must equal."""
+    spec = {}
+    for name, option in options.items():
+        entry = {k: v for k, v in option.items() if k not in ("description", "suboptions")}
+        if "suboptions" in option:
+            entry["options"] = _spec_from_doc(option["suboptions"])
+        spec[name] = entry
+    return spec
+
+
+def documented_spec(documentation):
+    """A module's documented options, with those of its doc fragments, as an argument_spec."""
+    doc = yaml.safe_load(documentation)
+    options = {}
+    for fragment in doc.get("extends_documentation_fragment", []):
+        name = fragment.rpartition(".")[2]
+        module = importlib.import_module(
+            f"ansible_collections.twovalue.sla.plugins.doc_fragments.{name}"
+        )
+        options.update(yaml.safe_load(module.ModuleDocFragment.DOCUMENTATION)["options"])
+    options.update(doc["options"])
+    return _spec_from_doc(options)
+
+
+def without_required_if(spec):
+    return {
+        name: {
+            k: (without_required_if(v) if k == "options" else v)
+            for k, v in entry.items()
+            if k != "required_if"
+        }
+        for name, entry in spec.items()
+    }

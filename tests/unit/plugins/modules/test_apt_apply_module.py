@@ -8,7 +8,7 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import ApplyError
 from ansible_collections.twovalue.sla.plugins.modules import apt_apply
-from fake_module import Exited, FakeModule
+from fake_module import Exited, FakeModule, documented_spec, without_required_if
 
 _PACKAGES = [{"name": "apache2", "previous": "2.4.62-1~deb12u2", "version": "2.4.65-1~deb12u1"}]
 
@@ -49,33 +49,10 @@ def _main():
     return excinfo.value
 
 
-def _spec_from_doc(options):
-    """Turn documented options into the argument_spec shape they must equal."""
-    spec = {}
-    for name, option in options.items():
-        entry = {k: v for k, v in option.items() if k not in ("description", "suboptions")}
-        if "suboptions" in option:
-            entry["options"] = _spec_from_doc(option["suboptions"])
-        spec[name] = entry
-    return spec
-
-
-def _without_required_if(spec):
-    return {
-        name: {
-            k: (_without_required_if(v) if k == "options" else v)
-            for k, v in entry.items()
-            if k != "required_if"
-        }
-        for name, entry in spec.items()
-    }
-
-
 def test_documentation_options_equal_argument_spec(fakes):
     _main()
     module = FakeModule.instances[0]
-    documented = _spec_from_doc(yaml.safe_load(apt_apply.DOCUMENTATION)["options"])
-    assert documented == _without_required_if(module.argument_spec)
+    assert documented_spec(apt_apply.DOCUMENTATION) == without_required_if(module.argument_spec)
     assert module.argument_spec["health_checks"]["required_if"] == [
         ["type", "http", ["url"]],
         ["type", "sql", ["query"]],
