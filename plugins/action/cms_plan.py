@@ -1,0 +1,214 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of twovalue.sla.cms_plan: catalogue, gate, advice and audit in one step.
+
+Like update_plan, it decides from the probed state: a host whose sites need
+nothing costs no module invocation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.urls import open_url
+from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import SlaConfigError
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import VersionError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
+    advice_paths,
+    write_text,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
+from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
+    KINDS,
+    CmsPlanError,
+    advice_json,
+    advice_markdown,
+    from_endoflife,
+    plan_cms,
+    validate_catalogue,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
+    PlanError,
+    load_approval,
+)
+
+ARGUMENT_SPEC = {
+    "state": {"type": "dict", "required": True},
+    "sla": {"type": "dict", "required": True},
+    "catalogue_file": {"type": "path", "required": True},
+    "catalogue_urls": {"type": "dict", "default": {}},
+    "sources": {"type": "dict", "default": {}},
+    "approval": {"type": "dict"},
+    "approval_file": {"type": "path"},
+    "migration_project": {"type": "str"},
+    "advice_dir": {"type": "path", "required": True},
+    "now": {"type": "str"},
+}
+
+_RECORDED = {"apply": "approved", "apply_with_approval": "approved", "advise": "advised"}
+_URL_TIMEOUT = 10
+
+
+def load_catalogue(path, urls, warn):
+    """The shipped catalogue, with products refreshed from ``urls`` where they answer.
+
+    A catalogue URL that cannot be read is a warning, not a failure: the
+    shipped dates still hold, and the advice names which catalogue it used.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise CmsPlanError(f"release catalogue {path} cannot be read: {exc}") from exc
+    origins = [f"shipped catalogue {os.path.basename(path)}"]
+    for kind, url in sorted(urls.items()):
+        if kind not in KINDS:
+            raise CmsPlanError(f"catalogue_urls names {kind!r}; expected one of {', '.join(KINDS)}")
+        try:
+            answer = json.loads(open_url(url, timeout=_URL_TIMEOUT).read())
+            product = answer if isinstance(answer, dict) else from_endoflife(kind, answer, url)
+            refreshed = dict(document, products=dict(document["products"], **{kind: product}))
+            validate_catalogue(refreshed, f"catalogue from {url}")
+        except (OSError, ValueError, CmsPlanError) as exc:
+            warn(
+                f"release catalogue for {kind} not refreshed from {url}: {exc}; shipped dates used"
+            )
+            continue
+        document = refreshed
+        document["as_of"] = datetime.date.today().isoformat()
+        origins.append(url)
+    return validate_catalogue(document, " + ".join(origins))
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = task_vars.get("inventory_hostname")
+        sla = args["sla"]
+        warnings = []
+        try:
+            catalogue = load_catalogue(
+                args["catalogue_file"], args["catalogue_urls"], warnings.append
+            )
+            approval = args["approval"]
+            if args["approval_file"]:
+                approval = load_approval(args["approval_file"])
+            plan = plan_cms(
+                args["state"].get("cms", []),
+                sla["targets"],
+                args["now"] or datetime.datetime.now(datetime.UTC).isoformat(),
+                catalogue,
+                sources=args["sources"],
+                approval=approval,
+                control=sla.get("control"),
+                migration_project=args["migration_project"],
+                scope={"customer": sla["customer"], "host": host},
+            )
+        except (CmsPlanError, PlanError, GateError, SlaConfigError, VersionError, KeyError) as exc:
+            result.update(failed=True, msg=f"host {host}: cannot plan CMS maintenance: {exc}")
+            return result
+
+        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        has_advice = bool(
+            plan["advice"]
+            or plan["notes"]
+            or plan["migrations"]
+            or any(not step["run"] for step in plan["schema"])
+            or any(not entry.get("supported", True) for entry in plan["support"])
+        )
+        try:
+            files = advice_paths(args["advice_dir"], sla["customer"], host, "cms", has_advice)
+            # Recorded first: advice the trail does not know of is never handed out.
+            self._record(plan, task_vars, sla, check_mode, files)
+            if files:
+                write_text(files[0], advice_markdown(plan, sla["customer"], host, sla["tier"]))
+                write_text(files[1], advice_json(plan, sla["customer"], host, sla["tier"]))
+        except (AuditError, AnsibleError, OSError) as exc:
+            result.update(
+                failed=True,
+                msg=f"host {host}: the CMS decisions could not be recorded, so nothing is "
+                f"applied: {exc}",
+            )
+            return result
+        plan["advice_files"] = files
+        facts = {
+            "sla_cms_plan": {
+                "change_set": plan["change_set"],
+                "summary": plan["summary"],
+                "to_apply": len(plan["apply"]),
+                "schema_steps": sum(1 for step in plan["schema"] if step["run"]),
+                "advice_files": files,
+                "support": plan["support"],
+            }
+        }
+        if warnings:
+            result["warnings"] = warnings
+        result.update(changed=False, plan=plan, ansible_facts=facts)
+        return result
+
+    def _record(self, plan, task_vars, sla, check_mode, files):
+        writer = DecisionWriter(
+            task_vars, self._templar.template, customer=sla["customer"], tier=sla["tier"]
+        )
+        approval = (plan["approval"] or {}).get("reference")
+        records = [
+            writer.record(
+                "cms",
+                _RECORDED.get(item["decision"], "refused"),
+                self._task.action,
+                check_mode,
+                item=item["component"],
+                reason=item["reason"],
+                before=item["installed"],
+                after=item["candidate"],
+                approval=approval if item["decision"] == "apply_with_approval" else None,
+                result={"kind": item["kind"], "security": item["security"]},
+            )
+            for item in plan["decisions"]
+        ]
+        records += [
+            writer.record(
+                "cms",
+                "approved" if step["run"] else "advised",
+                self._task.action,
+                check_mode,
+                item=f"{step['component']} schema",
+                reason=step["reason"],
+            )
+            for step in plan["schema"]
+        ]
+        records.append(
+            writer.record(
+                "cms",
+                "planned",
+                self._task.action,
+                check_mode,
+                item="change_set",
+                reason=f"{len(plan['apply'])} release switches, "
+                f"{sum(1 for s in plan['schema'] if s['run'])} schema steps, "
+                f"{len(plan['advice'])} advised or refused",
+                after=plan["change_set"],
+                result={
+                    "summary": plan["summary"],
+                    "support": {
+                        entry["component"]: entry["eol"] or "no end date"
+                        for entry in plan["support"]
+                    },
+                    "advice_files": json.dumps(files),
+                },
+            )
+        )
+        writer.append(records)

@@ -1,0 +1,526 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan a host's CMS maintenance: discovered sites in, gate decisions and advice out.
+
+Controller-side and pure, like the update plan: the caller passes the probed
+sites, the release catalogue, the configured release sources, the customer's
+targets and the clock. A patch release within the installed branch is an SLA
+update; a new branch is a migration project, always advised and never applied
+by this automation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import decide, window_status
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
+    VersionError,
+    branch_of,
+    compare_versions,
+)
+
+APPLY_DECISIONS = ("apply", "apply_with_approval")
+KINDS = ("mediawiki", "wordpress")
+# Kinds whose release switch this collection performs; others get advice only.
+SWITCHABLE = ("mediawiki",)
+_CATALOGUE_FORMAT = 1
+
+
+class CmsPlanError(ValueError):
+    """Input the CMS plan cannot be made from; the message says what to fix."""
+
+
+def _date(value, where):
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise CmsPlanError(f"{where} is {value!r}; expected a date YYYY-MM-DD") from exc
+
+
+def _branch_entry(kind, raw, where):
+    if not isinstance(raw, dict):
+        raise CmsPlanError(f"{where} is {raw!r}; expected a mapping")
+    try:
+        branch = branch_of(kind, str(raw["branch"]))
+    except (KeyError, VersionError) as exc:
+        raise CmsPlanError(f"{where}.branch: {exc}") from exc
+    entry = {
+        "branch": branch,
+        "released": _date(raw.get("released"), f"{where}.released"),
+        "eol": _date(raw.get("eol"), f"{where}.eol"),
+        "lts": bool(raw.get("lts", False)),
+        "latest": raw.get("latest"),
+        "latest_released": _date(raw.get("latest_released"), f"{where}.latest_released"),
+    }
+    if entry["latest"] is not None:
+        try:
+            if branch_of(kind, str(entry["latest"])) != branch:
+                raise CmsPlanError(f"{where}.latest {entry['latest']} is not on branch {branch}")
+        except VersionError as exc:
+            raise CmsPlanError(f"{where}.latest: {exc}") from exc
+    return entry
+
+
+def validate_catalogue(document, origin="the release catalogue"):
+    """Check a catalogue document and return it with dates parsed."""
+    if not isinstance(document, dict) or document.get("format") != _CATALOGUE_FORMAT:
+        raise CmsPlanError(f"{origin} is not a format {_CATALOGUE_FORMAT} release catalogue")
+    products = {}
+    for kind in KINDS:
+        product = document.get("products", {}).get(kind)
+        if not isinstance(product, dict) or not isinstance(product.get("branches"), list):
+            raise CmsPlanError(f"{origin} has no branch list for {kind}")
+        branches = [
+            _branch_entry(kind, raw, f"{origin}: {kind}.branches[{index}]")
+            for index, raw in enumerate(product["branches"])
+        ]
+        products[kind] = {
+            "policy": product.get("policy", ""),
+            "sources": list(product.get("sources", [])),
+            "branches": {entry["branch"]: entry for entry in branches},
+        }
+    return {
+        "as_of": _date(document.get("as_of"), f"{origin}: as_of"),
+        "origin": origin,
+        "products": products,
+    }
+
+
+def from_endoflife(kind, cycles, origin):
+    """A catalogue product from an endoflife.date API answer (a list of cycles).
+
+    The public API is the usual refresh source; its ``eol`` is a date or a
+    boolean, and ``lts`` a boolean or a date.
+    """
+    if not isinstance(cycles, list):
+        raise CmsPlanError(f"{origin} is not a list of release cycles")
+    branches = []
+    for cycle in cycles:
+        if not isinstance(cycle, dict) or "cycle" not in cycle:
+            raise CmsPlanError(f"{origin} holds {cycle!r}; expected release cycles")
+        eol = cycle.get("eol")
+        branches.append(
+            {
+                "branch": str(cycle["cycle"]),
+                "released": cycle.get("releaseDate"),
+                "eol": eol if isinstance(eol, str) else None,
+                "lts": bool(cycle.get("lts")),
+                "latest": cycle.get("latest"),
+                "latest_released": cycle.get("latestReleaseDate"),
+            }
+        )
+    return {"sources": [origin], "branches": branches}
+
+
+def branch_status(catalogue, kind, branch, today):
+    """Support facts of one branch on ``today``; unknown branches say so."""
+    entry = catalogue["products"][kind]["branches"].get(branch)
+    if entry is None:
+        return {
+            "branch": branch,
+            "known": False,
+            "supported": None,
+            "eol": None,
+            "lts": None,
+            "latest": None,
+            "days_left": None,
+        }
+    eol = entry["eol"]
+    return {
+        "branch": branch,
+        "known": True,
+        "supported": eol is None or today <= eol,
+        "eol": None if eol is None else eol.isoformat(),
+        "lts": entry["lts"],
+        "latest": entry["latest"],
+        "days_left": None if eol is None else (eol - today).days,
+    }
+
+
+def _newest_supported_branch(catalogue, kind, today):
+    supported = [
+        entry
+        for entry in catalogue["products"][kind]["branches"].values()
+        if entry["eol"] is None or today <= entry["eol"]
+    ]
+    if not supported:
+        return None
+    # An LTS branch is what an agency migrates to; the newest one wins.
+    lts = [entry for entry in supported if entry["lts"]]
+    pool = lts or supported
+    return max(pool, key=lambda e: tuple(int(p) for p in e["branch"].split(".")))
+
+
+def validate_sources(sources):
+    """Release sources per kind: ``{mediawiki: [{version, url|path, sha256, security?}]}``."""
+    if sources is None:
+        return {}
+    if not isinstance(sources, dict):
+        raise CmsPlanError(f"cms release sources are {sources!r}; expected a mapping per CMS kind")
+    checked = {}
+    for kind, releases in sources.items():
+        if kind not in KINDS:
+            raise CmsPlanError(f"release sources name {kind!r}; expected one of {', '.join(KINDS)}")
+        if not isinstance(releases, list):
+            raise CmsPlanError(f"release sources for {kind} are {releases!r}; expected a list")
+        checked[kind] = []
+        for index, release in enumerate(releases):
+            where = f"release sources {kind}[{index}]"
+            if not isinstance(release, dict):
+                raise CmsPlanError(f"{where} is {release!r}; expected a mapping")
+            version = str(release.get("version", ""))
+            try:
+                branch_of(kind, version)
+                compare_versions(kind, version, version)
+            except VersionError as exc:
+                raise CmsPlanError(f"{where}.version: {exc}") from exc
+            if bool(release.get("url")) == bool(release.get("path")):
+                raise CmsPlanError(f"{where} needs exactly one of url and path")
+            sha256 = str(release.get("sha256", "")).lower()
+            if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+                raise CmsPlanError(
+                    f"{where}.sha256 is missing or malformed: every release is verified "
+                    "against the SHA-256 published with it"
+                )
+            checked[kind].append(
+                {
+                    "version": version,
+                    "url": release.get("url"),
+                    "path": release.get("path"),
+                    "sha256": sha256,
+                    "security": bool(release.get("security", False)),
+                }
+            )
+    return checked
+
+
+def _component(site):
+    return f"{site['kind']} {site['site_root']}"
+
+
+def _newest(kind, releases):
+    newest = None
+    for release in releases:
+        if newest is None or compare_versions(kind, release["version"], newest["version"]) > 0:
+            newest = release
+    return newest
+
+
+def _site_candidates(site, sources, catalogue, today):
+    """Gate items for one site, and notes that are advice without a decision."""
+    kind, installed = site["kind"], site["version"]
+    branch = branch_of(kind, installed)
+    releases = sources.get(kind, [])
+    in_branch = [
+        r
+        for r in releases
+        if branch_of(kind, r["version"]) == branch
+        and compare_versions(kind, r["version"], installed) > 0
+    ]
+    items, notes = [], []
+    base = {"component": _component(site), "installed": installed, "scheme": kind, "layer": "cms"}
+    update = _newest(kind, in_branch)
+    if update and site.get("install") != "debian":
+        items.append(
+            dict(
+                base,
+                candidate=update["version"],
+                security=update["security"],
+                source=update["url"] or update["path"],
+                sha256=update["sha256"],
+            )
+        )
+    status = branch_status(catalogue, kind, branch, today)
+    upstream = status["latest"]
+    known = update["version"] if update else installed
+    if upstream and compare_versions(kind, upstream, known) > 0 and site.get("install") != "debian":
+        notes.append(
+            f"{kind} {upstream} is released upstream on branch {branch}; configure its release "
+            "source (URL or path, and its SHA-256) so the SLA update can apply it"
+        )
+    target = _newest_supported_branch(catalogue, kind, today)
+    if target and compare_versions(kind, f"{target['branch']}.0", f"{branch}.0") > 0:
+        in_target = [r for r in releases if branch_of(kind, r["version"]) == target["branch"]]
+        offered = _newest(kind, in_target)
+        candidate = offered["version"] if offered else (target["latest"] or f"{target['branch']}.0")
+        items.append(
+            dict(
+                base,
+                candidate=candidate,
+                security=False,
+                source=(offered["url"] or offered["path"]) if offered else "release catalogue",
+                sha256=offered["sha256"] if offered else None,
+            )
+        )
+    return items, notes, status
+
+
+def _migration(site, item, catalogue, today):
+    kind = site["kind"]
+    installed = branch_status(catalogue, kind, branch_of(kind, site["version"]), today)
+    target = branch_status(catalogue, kind, branch_of(kind, item["candidate"]), today)
+    return {
+        "component": item["component"],
+        "installed": site["version"],
+        "installed_branch": installed,
+        "target": item["candidate"],
+        "target_branch": target,
+        "policy": catalogue["products"][kind]["policy"],
+    }
+
+
+def _schema_step(site, targets, control, now):
+    """Whether update.php must follow a packaged MediaWiki whose code changed.
+
+    The package update itself passed the gate in the updates activity; the
+    schema step is its consequence. Only a site whose schema state was never
+    recorded needs a decision of its own, as a first run changes the database.
+    """
+    recorded = site.get("schema_version")
+    if site["kind"] != "mediawiki" or site.get("install") != "debian":
+        return None
+    if recorded == site["version"]:
+        return None
+    if control.get("cms", "agency") != "agency" or "cms" not in targets["activities"]:
+        return {"run": False, "reason": "the CMS layer is not maintained by the agency"}
+    if recorded is not None:
+        return {
+            "run": True,
+            "reason": f"the package changed the code from {recorded} to {site['version']}; "
+            "its schema update follows",
+        }
+    if targets["decision_mode"] == "advisory":
+        return {
+            "run": False,
+            "reason": "the schema state of this wiki was never recorded; run update.php once "
+            "with the customer's approval",
+        }
+    if not window_status(targets, now)["in_window"]:
+        return {"run": False, "reason": "schema state never recorded; waits for a window"}
+    return {"run": True, "reason": "schema state never recorded: update.php establishes it"}
+
+
+def plan_cms(
+    sites,
+    targets,
+    now,
+    catalogue,
+    sources=None,
+    approval=None,
+    control=None,
+    migration_project=None,
+    scope=None,
+):
+    """Decide every CMS change on a host; return the plan the role acts on."""
+    sources = validate_sources(sources)
+    now_dt = datetime.datetime.fromisoformat(now) if isinstance(now, str) else now
+    today = now_dt.date()
+    control = control or {}
+    items, notes, support, schema, by_component = [], [], [], [], {}
+    for site in sites:
+        if not site.get("version"):
+            notes.append(f"{site['kind']} at {site['path']}: version unreadable; nothing planned")
+            continue
+        site_items, site_notes, status = _site_candidates(site, sources, catalogue, today)
+        items += site_items
+        notes += [f"{_component(site)}: {note}" for note in site_notes]
+        support.append(
+            {"component": _component(site), "version": site["version"], "kind": site["kind"]}
+            | status
+        )
+        by_component[_component(site)] = site
+        step = _schema_step(site, targets, control, now_dt)
+        if step is not None:
+            schema.append({"component": _component(site), "site": site["path"], **step})
+    gate_items = [{k: v for k, v in item.items() if k != "sha256"} for item in items]
+    decision = decide(
+        gate_items,
+        targets,
+        now_dt,
+        approval=approval,
+        layer_control=control,
+        migration_project=migration_project,
+        scope=scope,
+    )
+    apply, advice, migrations = [], [], []
+    for item, decided in zip(items, decision["items"], strict=True):
+        site = by_component[item["component"]]
+        if decided["kind"] == "upgrade":
+            # A new branch changes extensions, PHP needs and the schema: it is
+            # planned as a project, whatever the tier or a migration reference.
+            decided.update(
+                decision="refuse",
+                reason=f"{item['installed']} -> {item['candidate']} leaves branch "
+                f"{decided['installed_branch']} for {decided['candidate_branch']}: a CMS branch "
+                "change is a migration project, planned with the customer and never applied "
+                "by SLA automation; see the migration advice",
+                addressed_to="customer",
+            )
+            migrations.append(_migration(site, item, catalogue, today))
+        elif decided["decision"] in APPLY_DECISIONS and (
+            site["kind"] not in SWITCHABLE or site.get("layout") != "releases"
+        ):
+            why = (
+                f"{site['kind']} release switches are not automated yet"
+                if site["kind"] not in SWITCHABLE
+                else "the site is not in the releases layout (current -> releases/<version>)"
+            )
+            decided.update(decision="advise", reason=f"{decided['reason']}; apply by hand: {why}")
+        if decided["decision"] in APPLY_DECISIONS:
+            apply.append(_release_task(site, item))
+        else:
+            advice.append(decided)
+    return {
+        "change_set": decision["change_set"],
+        "decision_mode": decision["decision_mode"],
+        "migration_project": migration_project,
+        "now": decision["now"],
+        "in_window": decision["in_window"],
+        "next_window": decision["next_window"],
+        "approval": decision["approval"],
+        "decisions": decision["items"],
+        "summary": _summary(decision["items"]),
+        "apply": apply,
+        "advice": advice,
+        "migrations": migrations,
+        "support": support,
+        "schema": schema,
+        "notes": notes,
+        "catalogue": {
+            "as_of": None if catalogue["as_of"] is None else catalogue["as_of"].isoformat(),
+            "origin": catalogue["origin"],
+        },
+    }
+
+
+def _summary(decided):
+    summary = {"apply": 0, "advise": 0, "refuse": 0, "apply_with_approval": 0}
+    for entry in decided:
+        summary[entry["decision"]] += 1
+    return summary
+
+
+def _release_task(site, item):
+    settings = site.get("settings") or {}
+    return {
+        "component": item["component"],
+        "kind": site["kind"],
+        "site_root": site["site_root"],
+        "from": site["version"],
+        "to": item["candidate"],
+        "source": item["source"],
+        "sha256": item["sha256"],
+        "database": settings.get("db_name"),
+        "db_server": settings.get("db_server"),
+    }
+
+
+def advice_json(plan, customer, host, tier):
+    document = {
+        "customer": customer,
+        "host": host,
+        "tier": tier,
+        "activity": "cms",
+        "change_set": plan["change_set"],
+        "decided_at": plan["now"],
+        "next_window": plan["next_window"],
+        "catalogue": plan["catalogue"],
+        "support": plan["support"],
+        "items": plan["advice"],
+        "migrations": plan["migrations"],
+        "schema": [step for step in plan["schema"] if not step["run"]],
+        "notes": plan["notes"],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _support_line(entry):
+    if not entry["known"]:
+        return f"| {entry['component']} | {entry['version']} | {entry['branch']} | not in the catalogue | | |"
+    lts = "yes" if entry["lts"] else "no"
+    if entry["eol"] is None:
+        state = "supported (newest branch)"
+    elif entry["supported"]:
+        state = f"supported, {entry['days_left']} days left"
+    else:
+        state = f"END OF LIFE since {entry['eol']}: no security fixes"
+    return (
+        f"| {entry['component']} | {entry['version']} | {entry['branch']} | {state} | "
+        f"{entry['eol'] or '-'} | {lts} |"
+    )
+
+
+def advice_markdown(plan, customer, host, tier):
+    catalogue = plan["catalogue"]
+    lines = [
+        f"# CMS advice for {host} ({customer}, SLA {tier})",
+        "",
+        f"Decided at {plan['now']}. Change set `{plan['change_set']}`. Release catalogue "
+        f"as of {catalogue['as_of']} ({catalogue['origin']}).",
+        "",
+        "| site | version | branch | support | end of life | LTS |",
+        "|---|---|---|---|---|---|",
+        *[_support_line(entry) for entry in plan["support"]],
+        "",
+    ]
+    if plan["advice"]:
+        lines += [
+            "## Decisions",
+            "",
+            "| site | installed | candidate | kind | decision | why | for |",
+            "|---|---|---|---|---|---|---|",
+            *[
+                f"| {d['component']} | {d['installed']} | {d['candidate']} | {d['kind']} | "
+                f"{d['decision']} | {d['reason']} | {d['addressed_to']} |"
+                for d in plan["advice"]
+            ],
+            "",
+        ]
+    for migration in plan["migrations"]:
+        old, new = migration["installed_branch"], migration["target_branch"]
+        lines += [
+            f"## Migration advice: {migration['component']} {migration['installed']} -> "
+            f"{migration['target']}",
+            "",
+            f"- installed branch {old['branch']}: "
+            + (
+                f"end of life {old['eol']}"
+                + (" (passed: no more security fixes)" if old["supported"] is False else "")
+                if old["known"]
+                else "not in the catalogue"
+            ),
+            f"- target branch {new['branch']}"
+            + (" (LTS)" if new["lts"] else "")
+            + (f": supported until {new['eol']}" if new["eol"] else ""),
+            f"- {migration['policy']}",
+            "- A branch change is a migration project: plan it with the customer, test it on "
+            "staging, and run it outside the SLA's automatic updates.",
+            "",
+        ]
+    for step in plan["schema"]:
+        if not step["run"]:
+            lines += [f"- schema step for {step['component']}: {step['reason']}"]
+    lines += [f"- {note}" for note in plan["notes"]]
+    if plan["decision_mode"] == "advisory" and any(
+        d["decision"] == "advise" and d["kind"] == "update" for d in plan["advice"]
+    ):
+        lines += [
+            "",
+            "## How to approve",
+            "",
+            "Approve this exact change set in a support request and pass it to the next run:",
+            "",
+            "```yaml",
+            "reference: SR-0000",
+            f"customer: {customer}",
+            f"hosts: [{host}]",
+            f"change_set: {plan['change_set']}",
+            "approved_by: name of the customer's contact",
+            "```",
+            "",
+            "`ansible-playbook twovalue.sla.maintenance -e cms_approval_file=approval.yml`",
+        ]
+    return "\n".join(lines).rstrip("\n") + "\n"
