@@ -28,6 +28,8 @@ HEADER_BYTES = 8 * 1024
 
 # A deploy that failed leaves this marker in its release directory.
 FAILED_MARKER = ".sla-failed"
+# Code version each site's database schema was last updated for, by realpath.
+SCHEMA_STATE = "/var/lib/twovalue-sla/cms-schema.json"
 
 _MARKERS = (
     ("mediawiki", "includes/Defines.php"),
@@ -355,6 +357,12 @@ def _version(real, kind, marker, errors):
     if not match:
         errors.append(f"{marker} names no version")
     return (match.group(1) if match else None), text
+
+
+def code_version(directory, kind="mediawiki"):
+    """The CMS version of the code in ``directory``, or None when it names none."""
+    marker = dict(_MARKERS)[kind]
+    return _version(directory, kind, marker, [])[0]
 
 
 def _layout(path, real, install):

@@ -17,7 +17,10 @@ import os
 import re
 import time
 
-from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import discover_sites
+from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import (
+    SCHEMA_STATE,
+    discover_sites,
+)
 
 # Packages whose installed version names a component of the LAMP + CMS stack.
 _COMPONENT_PACKAGES = {
@@ -29,8 +32,6 @@ _PHP_PACKAGE = re.compile(r"^php(\d+\.\d+)-(common|cli)$")
 _INST_LINE = re.compile(
     r"^Inst (?P<package>\S+)(?: \[(?P<installed>[^\]]+)\])? \((?P<candidate>\S+) (?P<origins>[^\[]*?)\s*\[(?P<arch>[^\]]+)\]\)"
 )
-_MW_VERSION = re.compile(r"""define\(\s*'MW_VERSION'\s*,\s*'([^']+)'\s*\)""")
-_WP_VERSION = re.compile(r"""^\$wp_version\s*=\s*'([^']+)'""", re.MULTILINE)
 
 DEFAULT_CMS_ROOTS = (
     "/usr/share/mediawiki",
@@ -150,15 +151,23 @@ def stack_components(installed):
     return components
 
 
-def parse_cms_version(kind, text):
-    pattern = _MW_VERSION if kind == "mediawiki" else _WP_VERSION
-    match = pattern.search(text)
-    return match.group(1) if match else None
+def find_cms_sites(roots, schema_state=SCHEMA_STATE):
+    """Find MediaWiki and WordPress installations under the given glob roots.
 
-
-def find_cms_sites(roots):
-    """Find MediaWiki and WordPress installations under the given glob roots."""
-    return discover_sites(roots)
+    Each site carries the code version its database schema was last updated
+    for (``schema_version``, None when never recorded), so a package update
+    that changed the code is seen to need its schema step.
+    """
+    try:
+        with open(schema_state, encoding="utf-8") as handle:
+            recorded = json.load(handle)
+    except (OSError, ValueError):
+        recorded = {}
+    sites = discover_sites(roots)
+    for site in sites:
+        key = site["realpath"] if site["install"] == "debian" else site["site_root"]
+        site["schema_version"] = recorded.get(os.path.realpath(key))
+    return sites
 
 
 def parse_needrestart(text):

@@ -17,7 +17,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     dpkg_lock_state,
     find_cms_sites,
     parse_apt_simulation,
-    parse_cms_version,
     parse_dpkg_query,
     parse_needrestart,
     parse_os_release,
@@ -237,16 +236,6 @@ def test_stack_components_several_php_branches_picks_newest_numerically():
 
 def test_stack_components_empty():
     assert stack_components({"libc6": "2.36-9+deb12u10"}) == {}
-
-
-def test_parse_cms_version():
-    assert parse_cms_version("mediawiki", MW_DEFINES) == "1.39.10"
-    assert parse_cms_version("wordpress", WP_VERSION) == "6.8.3"
-    assert parse_cms_version("wordpress", "<?php\n$wp_db_version = 60421;\n") is None
-    assert parse_cms_version("mediawiki", WP_VERSION) is None
-
-
-# --- CMS discovery ----------------------------------------------------------
 
 
 def _cms_tree(tmp_path):

@@ -1,0 +1,212 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cms_release
+short_description: Switch a MediaWiki site to a patch release with rollback, or run its schema update
+version_added: 0.1.0
+description:
+  - "O(mode=switch): for a site in the releases layout (C(<site_root>/current)
+    a symlink to C(<site_root>/releases/<version>)). Verifies the release
+    archive against O(sha256) (from O(path) on the host or downloaded from
+    O(url)), unpacks it as C(releases/<to_version>), carries over
+    C(LocalSettings.php), C(images) and the extensions and skins the release
+    does not bring (symlinks stay symlinks, directories are hard-linked),
+    dumps the wiki's database, makes the wiki read-only for visitors,
+    runs C(maintenance/update.php --quick), switches C(current) in one
+    rename, reloads O(reload_services) and health-checks (C(api.php) siteinfo
+    must report O(to_version), plus O(health_checks))."
+  - "On a failure after the dump it switches back, restores the database
+    (dropped and re-imported, so tables a failed schema update created are
+    gone), lifts the read-only mode and keeps the new release as
+    C(releases/<to_version>.failed-<run_id>) with a C(.sla-failed) marker.
+    The task then fails with what happened."
+  - "Nothing changes when the site is unhealthy before the update, the
+    checksum does not match, the archive holds another version, or the site
+    runs another version than O(from_version)."
+  - "O(mode=schema): for a Debian-packaged MediaWiki whose code the package
+    changed; dumps the database and runs C(update.php --quick) in O(site_path)."
+  - Both modes record the schema version in C(/var/lib/twovalue-sla/cms-schema.json).
+author:
+  - twovalue
+extends_documentation_fragment:
+  - twovalue.sla.health_checks
+options:
+  mode:
+    description: V(switch) to a new release, or V(schema) for a packaged wiki.
+    type: str
+    default: switch
+    choices: [switch, schema]
+  site_root:
+    description: The site's directory holding C(current) and C(releases/). Required for V(switch).
+    type: path
+  site_path:
+    description: The packaged wiki's code directory. Required for V(schema).
+    type: path
+  from_version:
+    description: The version the site runs now, as probed; anything else stops the switch.
+    type: str
+  to_version:
+    description: The release to switch to.
+    type: str
+  url:
+    description: Where to download the release archive (a C(.tar.gz) as published).
+    type: str
+  path:
+    description: The release archive on the host.
+    type: path
+  sha256:
+    description: The SHA-256 published with the release.
+    type: str
+  database:
+    description: The wiki's database (C($wgDBname)); dumped as root through the unix socket.
+    type: str
+    required: true
+  db_server:
+    description: C($wgDBserver); only a local server can be dumped and restored.
+    type: str
+    default: localhost
+  api_url:
+    description: The wiki's C(api.php) URL as reached from the host.
+    type: str
+  reload_services:
+    description: Services reloaded after the switch, so PHP drops cached paths and code.
+    type: list
+    elements: str
+    default: [apache2]
+  keep_releases:
+    description: Releases kept after a successful switch, the current one included; failed ones are never removed.
+    type: int
+    default: 3
+  read_only_message:
+    description: What visitors are told while the wiki is read-only.
+    type: str
+    default: The wiki is being updated and is read-only for a few minutes.
+  backup_dir:
+    description: Where the database dump and downloads go, under C(cms/<run_id>/).
+    type: path
+    default: /var/backups/twovalue-sla
+  run_id:
+    description: Names this attempt's backup directory; an existing one is never overwritten.
+    type: str
+    required: true
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports what would be switched; downloads, unpacks and writes nothing.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Switch the wiki to 1.39.18
+  twovalue.sla.cms_release:
+    site_root: /var/www/wiki
+    from_version: 1.39.17
+    to_version: 1.39.18
+    url: https://releases.wikimedia.org/mediawiki/1.39/mediawiki-1.39.18.tar.gz
+    sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    database: wikidb
+    api_url: http://localhost/wiki/api.php
+    run_id: "{{ run_id }}"
+"""
+
+RETURN = r"""
+steps:
+  description: What was done, in order, for the audit trail.
+  returned: always
+  type: list
+  elements: str
+backup:
+  description: The directory holding the database dump of this attempt.
+  returned: when a switch was attempted
+  type: str
+health:
+  description: Health check results after the switch.
+  returned: when the switch got that far
+  type: list
+  elements: dict
+rolled_back:
+  description: Whether a failed switch was fully undone.
+  returned: on failure after the dump
+  type: bool
+failed_release:
+  description: Where the failed release is kept.
+  returned: on rollback
+  type: str
+health_after_rollback:
+  description: Health check results of the old release after a rollback.
+  returned: on rollback
+  type: list
+  elements: dict
+pruned:
+  description: Old releases removed after a successful switch.
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
+    ReleaseError,
+    ReleaseSwitch,
+    validate_params,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "mode": {"type": "str", "default": "switch", "choices": ["switch", "schema"]},
+            "site_root": {"type": "path"},
+            "site_path": {"type": "path"},
+            "from_version": {"type": "str"},
+            "to_version": {"type": "str"},
+            "url": {"type": "str"},
+            "path": {"type": "path"},
+            "sha256": {"type": "str"},
+            "database": {"type": "str", "required": True},
+            "db_server": {"type": "str", "default": "localhost"},
+            "api_url": {"type": "str"},
+            "reload_services": {"type": "list", "elements": "str", "default": ["apache2"]},
+            "keep_releases": {"type": "int", "default": 3},
+            "read_only_message": {
+                "type": "str",
+                "default": "The wiki is being updated and is read-only for a few minutes.",
+            },
+            "backup_dir": {"type": "path", "default": "/var/backups/twovalue-sla"},
+            "run_id": {"type": "str", "required": True},
+            **HEALTH_CHECK_SPEC,
+        },
+        required_if=[
+            ["mode", "switch", ["site_root", "from_version", "to_version", "sha256", "api_url"]],
+            ["mode", "schema", ["site_path"]],
+        ],
+        supports_check_mode=True,
+    )
+    params = module.params
+    switch = ReleaseSwitch(module.run_command, check_mode=module.check_mode)
+    try:
+        if params["mode"] == "schema":
+            result = switch.schema(params)
+        else:
+            errors = validate_params(params)
+            if errors:
+                module.fail_json(msg="; ".join(errors))
+            result = switch.switch(params)
+    except ReleaseError as exc:
+        for warning in switch.warnings:
+            module.warn(warning)
+        module.fail_json(**{"steps": switch.steps, **exc.result, "msg": exc.msg})
+    for warning in switch.warnings:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
