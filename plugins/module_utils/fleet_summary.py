@@ -36,13 +36,30 @@ def _updates_text(state):
     return text
 
 
-def _decisions_text(plan):
+def _decisions_text(plan, label="SLA decisions"):
     summary = plan.get("summary") or {}
     counts = [f"{summary[k]} {k.replace('_', ' ')}" for k in sorted(summary) if summary[k]]
-    text = "SLA decisions: " + (", ".join(counts) if counts else "nothing to decide")
+    text = f"{label}: " + (", ".join(counts) if counts else "nothing to decide")
     if plan.get("advice_files"):
         text += f"; advice in {plan['advice_files'][0]}"
     return text
+
+
+def _support_text(entry):
+    if not entry.get("known"):
+        return f"{entry['component']} {entry['version']}: branch {entry['branch']} not in the catalogue"
+    if entry.get("supported") is False:
+        state = f"END OF LIFE since {entry['eol']}"
+    elif entry.get("eol"):
+        state = f"supported until {entry['eol']}"
+    else:
+        state = "supported"
+    return f"{entry['component']} {entry['version']}: branch {entry['branch']} {state}"
+
+
+def _cms_lines(plan):
+    lines = [_support_text(entry) for entry in plan.get("support", [])]
+    return lines + [_decisions_text(plan, "CMS decisions")]
 
 
 def _warnings(state):
@@ -75,6 +92,7 @@ def host_summary(host):
     facts = host.get("ansible_facts") or {}
     state = facts.get("sla_state") or host.get("sla_state") or {}
     plan = facts.get("sla_update_plan") or host.get("sla_update_plan")
+    cms_plan = facts.get("sla_cms_plan") or host.get("sla_cms_plan")
     os_facts = state.get("os", {})
     system = os_facts.get("pretty_name") or "unknown system"
     if os_facts.get("debian_version"):
@@ -86,6 +104,7 @@ def host_summary(host):
         "stack": _component_text(state),
         "updates": _updates_text(state),
         "decisions": _decisions_text(plan) if plan else None,
+        "cms": _cms_lines(cms_plan) if cms_plan else [],
         "warnings": _warnings(state),
     }
 
@@ -117,6 +136,8 @@ def summary_lines(customers):
             lines.append(f"    updates: {host['updates']}")
             if host["decisions"]:
                 lines.append(f"    {host['decisions']}")
+            for line in host.get("cms", []):
+                lines.append(f"    cms:     {line}")
             for warning in host["warnings"]:
                 lines.append(f"    warning: {warning}")
     return lines

@@ -84,6 +84,7 @@ def test_host_summary_full_state():
             "3 pending updates (2 security, 1 regular); held: linux-image-amd64, mariadb-server"
         ),
         "decisions": None,
+        "cms": [],
         "warnings": [],
     }
 
@@ -97,6 +98,7 @@ def test_host_summary_without_probed_state():
         "stack": "no LAMP components found",
         "updates": "updates not probed",
         "decisions": None,
+        "cms": [],
         "warnings": [],
     }
 
@@ -209,3 +211,34 @@ def test_state_and_plan_are_read_from_ansible_facts():
     summary = host_summary(host)
     assert summary["stack"].startswith("Apache 2.4.68")
     assert summary["decisions"] == "SLA decisions: 3 advise"
+
+
+def test_cms_plan_lines_name_branch_support_and_decisions():
+    host = _host("acme-wiki", environment="production")
+    host["sla_cms_plan"] = {
+        "summary": {"apply": 1, "advise": 0, "refuse": 1, "apply_with_approval": 0},
+        "advice_files": ["/advice/acme/acme-wiki-cms.md"],
+        "support": [
+            {
+                "component": "mediawiki /var/www/wiki",
+                "version": "1.39.17",
+                "branch": "1.39",
+                "known": True,
+                "supported": False,
+                "eol": "2025-12-31",
+            },
+            {
+                "component": "wordpress /var/www/blog",
+                "version": "6.9.1",
+                "branch": "6.9",
+                "known": True,
+                "supported": True,
+                "eol": None,
+            },
+        ],
+    }
+    assert host_summary(host)["cms"] == [
+        "mediawiki /var/www/wiki 1.39.17: branch 1.39 END OF LIFE since 2025-12-31",
+        "wordpress /var/www/blog 6.9.1: branch 6.9 supported",
+        "CMS decisions: 1 apply, 1 refuse; advice in /advice/acme/acme-wiki-cms.md",
+    ]
