@@ -1,0 +1,126 @@
+"""What the cms scenario left on the hosts, in the audit trail and in the advice."""
+
+import json
+import os
+import subprocess
+import sys
+
+import testinfra
+
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+AUDIT = os.path.join(EPHEMERAL, "audit")
+ADVICE = os.path.join(EPHEMERAL, "advice")
+PLANTED = "PLANTED-cms-db-secret-4242"
+SITEINFO = "http://localhost/wiki/api.php?action=query&meta=siteinfo&format=json"
+SITE = "mediawiki /var/www/wiki"
+PACKAGED = "mediawiki /usr/share/mediawiki"
+
+
+def _host(role):
+    return testinfra.get_host(f"podman://twovalue-sla-cms-{role}")
+
+
+def _served_version(host):
+    answer = json.loads(host.check_output(f"curl -s '{SITEINFO}'"))
+    return answer["query"]["general"]["generator"]
+
+
+def _decisions(customer):
+    with open(os.path.join(AUDIT, f"{customer}.jsonl"), encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    return [r for r in records if r.get("kind") == "decision" and r.get("activity") == "cms"]
+
+
+def test_every_trail_verifies():
+    env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
+    for customer in ("acme", "globex"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
+                "verify",
+                os.path.join(AUDIT, f"{customer}.jsonl"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pro_serves_the_patch_release_with_the_pages_written_before():
+    host = _host("pro")
+    assert host.file("/var/www/wiki/current").linked_to == "/var/www/wiki/releases/1.39.18"
+    assert _served_version(host) == "MediaWiki 1.39.18"
+    page = json.loads(
+        host.check_output(
+            "curl -s 'http://localhost/wiki/api.php?action=query&titles=SLA_Test_Page"
+            "&prop=revisions&rvprop=content&rvslots=main&format=json'"
+        )
+    )
+    (only,) = page["query"]["pages"].values()
+    assert "Written before any SLA update." in only["revisions"][0]["slots"]["main"]["*"]
+
+
+def test_pro_failed_release_rolled_back_code_and_database():
+    host = _host("pro")
+    failed = host.check_output("ls -d /var/www/wiki/releases/1.39.19.failed-*").split()
+    assert len(failed) == 1
+    marker = json.loads(host.file(f"{failed[0]}/.sla-failed").content_string)
+    assert "update.php --quick done" not in marker["steps"]
+    assert marker["steps"][-1] == "wiki read-only for visitors"
+    tables = host.check_output(
+        "mariadb --protocol=socket -N -e \"SHOW TABLES FROM wikisite LIKE 'sla_fault_marker'\""
+    )
+    assert tables == ""
+    assert not host.file("/var/www/wiki/releases/1.39.19").exists
+    for settings in host.check_output("ls /var/www/wiki/releases/*/LocalSettings.php").split():
+        assert "read-only begin" not in host.file(settings).content_string
+
+
+def test_pro_trail_records_switch_rollback_schema_and_refused_branch_change():
+    records = _decisions("acme")
+    applied = [r for r in records if r["decision"] == "applied" and r["item"] == SITE]
+    assert [(r["before"], r["after"]) for r in applied] == [("1.39.17", "1.39.18")]
+    rolled = [r for r in records if r["decision"] == "rolled_back"]
+    assert [(r["item"], r["after"]) for r in rolled] == [(SITE, "1.39.19")]
+    assert "update.php exited 1" in rolled[0]["reason"]
+    schema = [r for r in records if r["item"] == f"{PACKAGED} schema" and r["decision"] == "applied"]
+    assert len(schema) == 1
+    refused = {r["after"] for r in records if r["decision"] == "refused" and r["item"] == SITE}
+    assert refused and all(v.startswith("1.43.") for v in refused)
+
+
+def test_pro_migration_advice_names_real_end_of_life_dates():
+    host = _host("pro")
+    name = host.check_output("hostname")
+    with open(os.path.join(ADVICE, "acme", f"{name}-cms.json"), encoding="utf-8") as handle:
+        advice = json.load(handle)
+    (migration,) = [m for m in advice["migrations"] if m["component"] == SITE]
+    assert migration["installed_branch"]["eol"] == "2025-12-31"
+    assert migration["installed_branch"]["supported"] is False
+    assert migration["target_branch"]["branch"] == "1.43"
+    assert migration["target_branch"]["lts"] is True
+    assert migration["target_branch"]["eol"] == "2027-12-31"
+
+
+def test_basic_applied_only_the_approved_change_set():
+    host = _host("basic")
+    assert _served_version(host) == "MediaWiki 1.39.18"
+    records = _decisions("globex")
+    applied = [r for r in records if r["decision"] == "applied"]
+    assert [(r["item"], r["approval"]) for r in applied] == [(SITE, "SR-2001")]
+    # The packaged wiki's first schema step is advised on Basic, never run unasked.
+    schema = [r for r in records if r["item"] == f"{PACKAGED} schema"]
+    assert schema and {r["decision"] for r in schema} == {"advised"}
+
+
+def test_the_planted_database_password_reaches_no_output():
+    for folder in (AUDIT, ADVICE):
+        for directory, _dirs, files in os.walk(folder):
+            for name in files:
+                with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
+                    assert PLANTED not in f.read(), os.path.join(directory, name)
