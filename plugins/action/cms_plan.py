@@ -8,6 +8,7 @@ nothing costs no module invocation.
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import os
 
@@ -72,9 +73,11 @@ def load_catalogue(path, urls, warn):
         try:
             answer = json.loads(open_url(url, timeout=_URL_TIMEOUT).read())
             product = answer if isinstance(answer, dict) else from_endoflife(kind, answer, url)
+            # endoflife.date publishes no support policy; the migration advice still needs it.
+            product.setdefault("policy", document["products"].get(kind, {}).get("policy", ""))
             refreshed = dict(document, products=dict(document["products"], **{kind: product}))
             validate_catalogue(refreshed, f"catalogue from {url}")
-        except (OSError, ValueError, CmsPlanError) as exc:
+        except (OSError, http.client.HTTPException, ValueError, CmsPlanError) as exc:
             warn(
                 f"release catalogue for {kind} not refreshed from {url}: {exc}; shipped dates used"
             )

@@ -411,7 +411,10 @@ class ReleaseSwitch:
     @staticmethod
     def _point(link, target, run_id):
         tmp = f"{link}.sla-{run_id}"
-        os.symlink(os.path.relpath(target, os.path.dirname(link)), tmp)
+        # Relative to the real directory: the kernel resolves ".." physically, so a
+        # site root reached through a symlink would otherwise get a dangling link.
+        real_dir = os.path.realpath(os.path.dirname(link))
+        os.symlink(os.path.relpath(os.path.realpath(target), real_dir), tmp)
         # rename(2) replaces the link in one step: no request sees a missing site.
         os.replace(tmp, link)
 
@@ -476,7 +479,8 @@ class ReleaseSwitch:
         candidates = [
             os.path.join(releases, name)
             for name in os.listdir(releases)
-            if _VERSION.match(name) and os.path.join(releases, name) != current
+            # Real paths: through a symlinked site root the running release must still match.
+            if _VERSION.match(name) and os.path.realpath(os.path.join(releases, name)) != current
         ]
         candidates.sort(key=lambda path: tuple(int(x) for x in os.path.basename(path).split(".")))
         # Failed releases are named <version>.failed-<run>, so they never match and stay.

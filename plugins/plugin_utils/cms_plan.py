@@ -102,6 +102,14 @@ def from_endoflife(kind, cycles, origin):
         if not isinstance(cycle, dict) or "cycle" not in cycle:
             raise CmsPlanError(f"{origin} holds {cycle!r}; expected release cycles")
         eol = cycle.get("eol")
+        if eol is True:
+            # Over without a published date: its last release is when fixes stopped.
+            # Left empty, the branch would read as supported with no end in sight.
+            eol = cycle.get("latestReleaseDate") or cycle.get("releaseDate")
+            if not eol:
+                raise CmsPlanError(
+                    f"{origin}: cycle {cycle['cycle']} is end of life, but no date says since when"
+                )
         branches.append(
             {
                 "branch": str(cycle["cycle"]),
