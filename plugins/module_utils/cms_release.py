@@ -1,17 +1,17 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Switch a MediaWiki site to a new patch release, or roll it back; standard library only.
+"""Switch a MediaWiki or WordPress site to a new patch release, or roll it back; stdlib only.
 
 A site in the releases layout is ``<root>/current -> releases/<version>``.
 One call verifies the release archive, unpacks it beside the running one,
-carries over what belongs to the site (LocalSettings.php, uploads, extensions
-and skins the release does not bring), dumps the database, makes the wiki
-read-only, runs the schema update, switches ``current`` atomically and
+carries over what belongs to the site (configuration, uploads, add-ons the
+release does not bring), puts the site in maintenance mode, dumps the
+database, runs the schema update, switches ``current`` atomically and
 health-checks. Any failure after the dump switches back, restores the
 database and keeps the failed release, marked, for inspection.
 
-The read-only switch is a marked block appended to the LocalSettings.php the
-running release reads; it applies to web requests only, so the schema update
-(command line) can write while visitors cannot.
+What differs per CMS (which files are the site's, how visitors are kept from
+writing, the schema command, how the served version shows) lives in one small
+class per kind.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import (
@@ -51,9 +52,18 @@ _READ_ONLY_BLOCK = re.compile(
 _LOCAL_DB_SERVERS = ("", "localhost", "127.0.0.1", "::1")
 _CHUNK = 1024 * 1024
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-# Site data that lives in a release directory and must follow the site.
-CARRIED = ("LocalSettings.php", "images")
+_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+MAINTENANCE_MARKER = "/* twovalue.sla maintenance */"
+# WordPress's own upgrade step (wp-admin/upgrade.php) without the browser;
+# the exit status says whether the database reached the code's db_version.
+_WP_UPGRADE = """
+define( 'WP_INSTALLING', true );
+$_SERVER['HTTP_HOST'] = getenv( 'SLA_HTTP_HOST' );
+require 'wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+wp_upgrade();
+exit( (int) get_option( 'db_version' ) === (int) $GLOBALS['wp_db_version'] ? 0 : 1 );
+"""
 
 
 class ReleaseError(Exception):
@@ -123,10 +133,10 @@ def _same_owner(source, target):
     os.chown(target, info.st_uid, info.st_gid)
 
 
-def carried_paths(old_release, new_release):
-    """Relative paths to carry: site data, and extensions and skins the new release lacks."""
-    paths = [p for p in CARRIED if os.path.lexists(os.path.join(old_release, p))]
-    for folder in ("extensions", "skins"):
+def carried_paths(kind, old_release, new_release):
+    """Relative paths to carry: the site's own files, and add-ons the new release lacks."""
+    paths = [p for p in kind.carried if os.path.lexists(os.path.join(old_release, p))]
+    for folder in kind.addon_dirs:
         old_dir = os.path.join(old_release, folder)
         new_dir = os.path.join(new_release, folder)
         if not os.path.isdir(old_dir):
@@ -137,25 +147,146 @@ def carried_paths(old_release, new_release):
     return paths
 
 
+def _read(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+class MediaWiki:
+    """LocalSettings.php carries the configuration; $wgReadOnly keeps visitors from writing."""
+
+    name = "mediawiki"
+    label = "MediaWiki"
+    carried = ("LocalSettings.php", "images")
+    addon_dirs = ("extensions", "skins")
+    schema_step = "update.php --quick"
+
+    @staticmethod
+    def schema_command(site_url):
+        return ["php", "maintenance/update.php", "--quick"], None
+
+    @staticmethod
+    def version_check(site_url, version):
+        return {
+            "type": "http",
+            "url": site_url.rstrip("/") + "/api.php?action=query&meta=siteinfo&format=json",
+            "contains": f'"generator":"MediaWiki {version}"',
+        }
+
+    @staticmethod
+    def enter_read_only(releases, message):
+        """Append the block to every distinct LocalSettings.php; return how to undo it."""
+        undo = []
+        for path in {os.path.realpath(os.path.join(r, "LocalSettings.php")) for r in releases}:
+            original = _read(path)
+            undo.append((path, original))
+            _replace_file(path, original.rstrip("\n") + "\n" + read_only_block(message))
+        return undo
+
+    @staticmethod
+    def stale_read_only(release, check_mode):
+        settings = os.path.realpath(os.path.join(release, "LocalSettings.php"))
+        text = _read(settings)
+        if READ_ONLY_BEGIN not in text:
+            return None
+        if not check_mode:
+            _replace_file(settings, without_read_only(text))
+        return settings
+
+
+class WordPress:
+    """wp-config.php and wp-content are the site's; WordPress's .maintenance file holds visitors."""
+
+    name = "wordpress"
+    label = "WordPress"
+    carried = ("wp-config.php", ".htaccess", "wp-content")
+    addon_dirs = ()
+    schema_step = "wp_upgrade()"
+
+    @staticmethod
+    def schema_command(site_url):
+        parts = urllib.parse.urlsplit(site_url)
+        # hostname and port only: credentials in the URL never reach PHP's environment.
+        host = parts.hostname or "localhost"
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return ["php", "-r", _WP_UPGRADE], {"SLA_HTTP_HOST": host, "LC_ALL": "C"}
+
+    @staticmethod
+    def version_check(site_url, version):
+        return {
+            "type": "http",
+            "url": site_url.rstrip("/") + "/",
+            "follow_redirects": True,
+            "contains": f'content="WordPress {version}"',
+        }
+
+    @staticmethod
+    def enter_read_only(releases, message):
+        # Only the running release: the new one must answer the health check normally.
+        path = os.path.join(releases[0], ".maintenance")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(f"<?php {MAINTENANCE_MARKER} $upgrading = time(); ?>\n")
+        return [(path, None)]
+
+    @staticmethod
+    def stale_read_only(release, check_mode):
+        path = os.path.join(release, ".maintenance")
+        try:
+            ours = MAINTENANCE_MARKER in _read(path)
+        except OSError:
+            return None
+        if not ours:
+            return None
+        if not check_mode:
+            os.remove(path)
+        return path
+
+
+KINDS = {kind.name: kind for kind in (MediaWiki, WordPress)}
+
+
+def leave_read_only(undo):
+    for path, original in undo:
+        if original is None:
+            if os.path.exists(path):
+                os.remove(path)
+        else:
+            _replace_file(path, original)
+
+
 def validate_params(params):
-    errors = []
+    errors = run_id_errors(params)
     for key in ("from_version", "to_version"):
         if not _VERSION.match(params[key] or ""):
-            errors.append(f"{key} is {params[key]!r}; expected a MediaWiki version like 1.39.17")
-    if not _RUN_ID.match(params["run_id"] or ""):
-        errors.append(f"run_id {params['run_id']!r} may hold only letters, digits and ._:+-")
+            errors.append(f"{key} is {params[key]!r}; expected a release version like 1.39.17")
     if bool(params.get("url")) == bool(params.get("path")):
         errors.append("give exactly one of url and path for the release archive")
     if not re.match(r"^[0-9a-f]{64}$", (params.get("sha256") or "").lower()):
         errors.append("sha256 must be the 64 hex digits published with the release")
     if not os.path.isabs(params["site_root"] or ""):
         errors.append(f"site_root {params['site_root']!r} must be an absolute path")
-    if (params.get("db_server") or "").split(":")[0] not in _LOCAL_DB_SERVERS:
+    if not _local_db_server(params.get("db_server") or ""):
         errors.append(
-            f"the wiki's database is on {params['db_server']}: only a local MariaDB can be "
-            "dumped and restored around the switch"
+            f"the site's database is on {params['db_server']}: only the local MariaDB (reached "
+            "through its socket) can be dumped and restored around the switch"
         )
     return errors
+
+
+def run_id_errors(params):
+    if _RUN_ID.match(params["run_id"] or ""):
+        return []
+    return [f"run_id {params['run_id']!r} may hold only letters, digits and ._:+-"]
+
+
+def _local_db_server(server):
+    # A port may be a second server while dumps go through the default socket;
+    # "localhost:/path/to.sock" names the socket itself.
+    if server in _LOCAL_DB_SERVERS:
+        return True
+    host, _, rest = server.partition(":")
+    return host == "localhost" and rest.startswith("/")
 
 
 def record_schema(path, site, version):
@@ -211,11 +342,12 @@ class ReleaseSwitch:
     # the sequence
 
     def switch(self, p):
+        kind = KINDS[p.get("kind") or "mediawiki"]
         root = p["site_root"]
         current = os.path.join(root, "current")
         releases = os.path.join(root, "releases")
         old_release = self._current_release(root, current, releases)
-        old_version = code_version(old_release)
+        old_version = code_version(old_release, kind.name)
         to = p["to_version"]
         result = {"site_root": root, "from": old_version, "to": to, "steps": self.steps}
         if old_version == to:
@@ -233,14 +365,17 @@ class ReleaseSwitch:
                 "remove or rename it after checking what it holds",
                 result,
             )
-        settings = os.path.realpath(os.path.join(old_release, "LocalSettings.php"))
-        self._clear_stale_read_only(settings)
+        stale = kind.stale_read_only(old_release, self._check_mode)
+        if stale:
+            # Left by an interrupted run: visitors have been locked out since.
+            self.warnings.append(f"{stale} still held maintenance mode from an earlier run")
         if self._check_mode:
             self._step(f"would switch {root} from {old_version} to {to}")
             return dict(result, changed=True, msg=f"{root} would be switched to {to}")
 
-        checks = self._site_checks(p, old_version)
-        ok, health = self._health.run(checks, p["health_retries"], p["health_delay"])
+        ok, health = self._health.run(
+            self._site_checks(kind, p, old_version), p["health_retries"], p["health_delay"]
+        )
         if not ok:
             raise ReleaseError(
                 "the site fails its health checks before the update, nothing changed: "
@@ -249,29 +384,36 @@ class ReleaseSwitch:
             )
         run_dir = self._run_dir(p)
         result["backup"] = run_dir
-        archive = self._fetch(p, run_dir)
-        self._unpack(archive, releases, new_release, old_release, to, p["run_id"])
-        dump = self._dump(p["database"], run_dir)
-        result["database_dump"] = dump
-        return self._switch_and_check(p, result, old_release, new_release, settings, dump)
+        try:
+            archive = self._fetch(p, run_dir)
+            self._unpack(kind, archive, releases, new_release, old_release, to, p["run_id"])
+        except OSError as exc:
+            raise ReleaseError(f"{exc}; nothing changed", result) from None
+        undo = kind.enter_read_only([old_release, new_release], p["read_only_message"])
+        self._step("site in maintenance mode for visitors")
+        try:
+            # After the lock: no visitor's write lands between the dump and the switch.
+            result["database_dump"] = self._dump(p["database"], run_dir)
+        except (ReleaseError, OSError) as exc:
+            leave_read_only(undo)
+            self._step("maintenance mode lifted")
+            shutil.rmtree(new_release, ignore_errors=True)
+            reason = exc.msg if isinstance(exc, ReleaseError) else f"{exc}; nothing changed"
+            raise ReleaseError(reason, result) from None
+        return self._switch_and_check(kind, p, result, old_release, new_release, undo)
 
-    def _switch_and_check(self, p, result, old_release, new_release, settings, dump):
+    def _switch_and_check(self, kind, p, result, old_release, new_release, undo):
         root, to = p["site_root"], p["to_version"]
         current = os.path.join(root, "current")
-        original = self._read(settings)
         switched = False
         try:
-            _replace_file(
-                settings, original.rstrip("\n") + "\n" + read_only_block(p["read_only_message"])
-            )
-            self._step("wiki read-only for visitors")
-            self._schema_update(new_release)
+            self._schema_update(kind, new_release, p["site_url"])
             self._point(current, new_release, p["run_id"])
             switched = True
             self._step(f"current -> releases/{to}")
             self._reload(p["reload_services"])
             ok, health = self._health.run(
-                self._site_checks(p, to), p["health_retries"], p["health_delay"]
+                self._site_checks(kind, p, to), p["health_retries"], p["health_delay"]
             )
             result["health"] = health
             if not ok:
@@ -281,12 +423,12 @@ class ReleaseSwitch:
                 )
         except (ReleaseError, OSError) as exc:
             reason = exc.msg if isinstance(exc, ReleaseError) else f"{exc}"
-            self._roll_back(p, result, old_release, new_release, settings, original, dump, switched)
+            self._roll_back(kind, p, result, old_release, new_release, undo, switched)
             raise ReleaseError(
                 f"{root}: switching to {to} failed and was rolled back: {reason}", result
             ) from None
-        _replace_file(settings, without_read_only(self._read(settings)))
-        self._step("wiki writable again")
+        leave_read_only(undo)
+        self._step("maintenance mode lifted")
         record_schema(self._schema_state, os.path.realpath(root), to)
         result["pruned"] = self._prune(root, p["keep_releases"])
         return dict(result, changed=True, msg=f"{root} switched from {result['from']} to {to}")
@@ -304,29 +446,9 @@ class ReleaseSwitch:
             raise ReleaseError(f"{current} points to {target}, outside {releases}; nothing changed")
         return target
 
-    def _clear_stale_read_only(self, settings):
-        text = self._read(settings)
-        if READ_ONLY_BEGIN in text:
-            # Left by an interrupted run: the wiki has been read-only since.
-            self.warnings.append(f"{settings} still held a read-only block from an earlier run")
-            if not self._check_mode:
-                _replace_file(settings, without_read_only(text))
-
     @staticmethod
-    def _read(path):
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-
-    @staticmethod
-    def _site_checks(p, version):
-        checks = [
-            {
-                "type": "http",
-                "url": p["api_url"] + "?action=query&meta=siteinfo&format=json",
-                "contains": f'"generator":"MediaWiki {version}"',
-            }
-        ]
-        return checks + list(p.get("health_checks") or [])
+    def _site_checks(kind, p, version):
+        return [kind.version_check(p["site_url"], version), *(p.get("health_checks") or [])]
 
     def _run_dir(self, p):
         run_dir = os.path.join(p["backup_dir"], "cms", p["run_id"])
@@ -363,7 +485,7 @@ class ReleaseSwitch:
         self._step(f"archive {os.path.basename(archive)} verified (SHA-256)")
         return archive
 
-    def _unpack(self, archive, releases, new_release, old_release, to, run_id):
+    def _unpack(self, kind, archive, releases, new_release, old_release, to, run_id):
         partial = os.path.join(releases, f".partial-{to}-{run_id}")
         os.mkdir(partial, 0o755)
         try:
@@ -372,10 +494,10 @@ class ReleaseSwitch:
             )
             if rc != 0:
                 raise ReleaseError(f"unpacking failed: tar exited {rc}: {tail(err)}")
-            found = code_version(partial)
+            found = code_version(partial, kind.name)
             if found != to:
-                raise ReleaseError(f"the archive holds MediaWiki {found}, not {to}")
-            carried = carried_paths(old_release, partial)
+                raise ReleaseError(f"the archive holds {kind.label} {found}, not {to}")
+            carried = carried_paths(kind, old_release, partial)
             for relative in carried:
                 _carry(os.path.join(old_release, relative), os.path.join(partial, relative))
             os.rename(partial, new_release)
@@ -389,7 +511,7 @@ class ReleaseSwitch:
         binary = first_existing(self._dump_binaries)
         if not database or binary is None:
             raise ReleaseError(
-                "no database name in LocalSettings.php or no mariadb-dump on the host: "
+                "no database name in the site's configuration or no mariadb-dump on the host: "
                 "the switch needs a dump to roll back to; nothing changed"
             )
         target = os.path.join(run_dir, f"{database}.sql.gz")
@@ -402,11 +524,12 @@ class ReleaseSwitch:
         self._step(f"database {database} dumped")
         return target
 
-    def _schema_update(self, release):
-        rc, out, err = self._call(["php", "maintenance/update.php", "--quick"], cwd=release)
+    def _schema_update(self, kind, release, site_url):
+        argv, env = kind.schema_command(site_url)
+        rc, out, err = self._call(argv, env, cwd=release)
         if rc != 0:
-            raise ReleaseError(f"update.php exited {rc}: {tail(err) or tail(out)}")
-        self._step("update.php --quick done")
+            raise ReleaseError(f"{kind.schema_step} exited {rc}: {tail(err) or tail(out)}")
+        self._step(f"{kind.schema_step} done")
 
     @staticmethod
     def _point(link, target, run_id):
@@ -425,12 +548,13 @@ class ReleaseSwitch:
             if rc != 0:
                 raise ReleaseError(f"systemctl reload {service} exited {rc}: {tail(err)}")
 
-    def _roll_back(self, p, result, old_release, new_release, settings, original, dump, switched):
+    def _roll_back(self, kind, p, result, old_release, new_release, undo, switched):
         problems = []
         steps = []
         if switched:
             self._point(os.path.join(p["site_root"], "current"), old_release, p["run_id"])
             steps.append(f"current -> releases/{os.path.basename(old_release)}")
+        dump = result["database_dump"]
         rc, error = self._restore(p["database"], dump)
         if rc == 0:
             steps.append(f"database {p['database']} restored from the dump")
@@ -440,8 +564,8 @@ class ReleaseSwitch:
             self._reload(p["reload_services"])
         except ReleaseError as exc:
             problems.append(exc.msg)
-        _replace_file(settings, original)
-        steps.append("wiki writable again")
+        leave_read_only(undo)
+        steps.append("maintenance mode lifted")
         failed = f"{new_release}.failed-{p['run_id']}"
         with open(os.path.join(new_release, FAILED_MARKER), "w", encoding="utf-8") as marker:
             json.dump(
@@ -450,7 +574,7 @@ class ReleaseSwitch:
         os.rename(new_release, failed)
         steps.append(f"failed release kept as {os.path.basename(failed)}")
         ok, health = self._health.run(
-            self._site_checks(p, result["from"]), p["health_retries"], p["health_delay"]
+            self._site_checks(kind, p, result["from"]), p["health_retries"], p["health_delay"]
         )
         if not ok:
             problems.append("the old release fails its health checks after the rollback")
@@ -494,14 +618,14 @@ class ReleaseSwitch:
     def schema(self, p):
         """Run update.php for a Debian-packaged wiki whose code changed; record the version."""
         site = p["site_path"]
-        version = code_version(site)
+        version = code_version(site, "mediawiki")
         result = {"site": site, "version": version, "steps": self.steps}
         if self._check_mode:
             return dict(result, changed=True, msg=f"update.php would run in {site}")
         run_dir = self._run_dir(p)
         result["database_dump"] = self._dump(p["database"], run_dir)
         try:
-            self._schema_update(site)
+            self._schema_update(MediaWiki, site, "")
         except ReleaseError as exc:
             raise ReleaseError(
                 f"{site}: {exc.msg}; the database as it was is in {result['database_dump']}",

@@ -6,22 +6,28 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: cms_release
-short_description: Switch a MediaWiki site to a patch release with rollback, or run its schema update
+short_description: Switch a MediaWiki or WordPress site to a patch release with rollback, or run a schema update
 version_added: 0.1.0
 description:
   - "O(mode=switch): for a site in the releases layout (C(<site_root>/current)
     a symlink to C(<site_root>/releases/<version>)). Verifies the release
     archive against O(sha256) (from O(path) on the host or downloaded from
-    O(url)), unpacks it as C(releases/<to_version>), carries over
-    C(LocalSettings.php), C(images) and the extensions and skins the release
-    does not bring (symlinks stay symlinks, directories are hard-linked),
-    dumps the wiki's database, makes the wiki read-only for visitors,
-    runs C(maintenance/update.php --quick), switches C(current) in one
-    rename, reloads O(reload_services) and health-checks (C(api.php) siteinfo
-    must report O(to_version), plus O(health_checks))."
+    O(url)), unpacks it as C(releases/<to_version>) and carries over what
+    is the site's (symlinks stay symlinks, directories are hard-linked,
+    owners are kept). MediaWiki - C(LocalSettings.php), C(images) and the
+    extensions and skins the release does not bring; WordPress -
+    C(wp-config.php), C(.htaccess) and C(wp-content)."
+  - "It then puts the site in maintenance mode (MediaWiki - C($wgReadOnly)
+    for web requests, in a marked block of C(LocalSettings.php); WordPress -
+    its C(.maintenance) file in the running release), dumps the database,
+    runs the schema update (C(maintenance/update.php --quick), or
+    WordPress's C(wp_upgrade())), switches C(current) in one rename, reloads
+    O(reload_services) and health-checks (the site must report
+    O(to_version) - MediaWiki's C(api.php) siteinfo, WordPress's generator
+    tag on the home page - and pass O(health_checks))."
   - "On a failure after the dump it switches back, restores the database
     (dropped and re-imported, so tables a failed schema update created are
-    gone), lifts the read-only mode and keeps the new release as
+    gone), lifts the maintenance mode and keeps the new release as
     C(releases/<to_version>.failed-<run_id>) with a C(.sla-failed) marker.
     The task then fails with what happened."
   - "Nothing changes when the site is unhealthy before the update, the
@@ -40,6 +46,11 @@ options:
     type: str
     default: switch
     choices: [switch, schema]
+  kind:
+    description: The CMS of the site.
+    type: str
+    default: mediawiki
+    choices: [mediawiki, wordpress]
   site_root:
     description: The site's directory holding C(current) and C(releases/). Required for V(switch).
     type: path
@@ -62,15 +73,15 @@ options:
     description: The SHA-256 published with the release.
     type: str
   database:
-    description: The wiki's database (C($wgDBname)); dumped as root through the unix socket.
+    description: The site's database (C($wgDBname), C(DB_NAME)); dumped as root through the unix socket.
     type: str
     required: true
   db_server:
-    description: C($wgDBserver); only a local server can be dumped and restored.
+    description: C($wgDBserver) or C(DB_HOST); only the local server (socket) can be dumped and restored.
     type: str
     default: localhost
-  api_url:
-    description: The wiki's C(api.php) URL as reached from the host.
+  site_url:
+    description: The site's base URL as reached from the host, such as C(http://localhost/wiki).
     type: str
   reload_services:
     description: Services reloaded after the switch, so PHP drops cached paths and code.
@@ -82,7 +93,7 @@ options:
     type: int
     default: 3
   read_only_message:
-    description: What visitors are told while the wiki is read-only.
+    description: What MediaWiki's visitors are told while the wiki is read-only.
     type: str
     default: The wiki is being updated and is read-only for a few minutes.
   backup_dir:
@@ -111,7 +122,7 @@ EXAMPLES = r"""
     url: https://releases.wikimedia.org/mediawiki/1.39/mediawiki-1.39.18.tar.gz
     sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
     database: wikidb
-    api_url: http://localhost/wiki/api.php
+    site_url: http://localhost/wiki
     run_id: "{{ run_id }}"
 """
 
@@ -154,6 +165,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
     ReleaseError,
     ReleaseSwitch,
+    run_id_errors,
     validate_params,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
@@ -163,6 +175,7 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "mode": {"type": "str", "default": "switch", "choices": ["switch", "schema"]},
+            "kind": {"type": "str", "default": "mediawiki", "choices": ["mediawiki", "wordpress"]},
             "site_root": {"type": "path"},
             "site_path": {"type": "path"},
             "from_version": {"type": "str"},
@@ -172,7 +185,7 @@ def main():
             "sha256": {"type": "str"},
             "database": {"type": "str", "required": True},
             "db_server": {"type": "str", "default": "localhost"},
-            "api_url": {"type": "str"},
+            "site_url": {"type": "str"},
             "reload_services": {"type": "list", "elements": "str", "default": ["apache2"]},
             "keep_releases": {"type": "int", "default": 3},
             "read_only_message": {
@@ -184,7 +197,7 @@ def main():
             **HEALTH_CHECK_SPEC,
         },
         required_if=[
-            ["mode", "switch", ["site_root", "from_version", "to_version", "sha256", "api_url"]],
+            ["mode", "switch", ["site_root", "from_version", "to_version", "sha256", "site_url"]],
             ["mode", "schema", ["site_path"]],
         ],
         supports_check_mode=True,
@@ -192,13 +205,11 @@ def main():
     params = module.params
     switch = ReleaseSwitch(module.run_command, check_mode=module.check_mode)
     try:
-        if params["mode"] == "schema":
-            result = switch.schema(params)
-        else:
-            errors = validate_params(params)
-            if errors:
-                module.fail_json(msg="; ".join(errors))
-            result = switch.switch(params)
+        schema = params["mode"] == "schema"
+        errors = run_id_errors(params) if schema else validate_params(params)
+        if errors:
+            module.fail_json(msg="; ".join(errors))
+        result = switch.schema(params) if schema else switch.switch(params)
     except ReleaseError as exc:
         for warning in switch.warnings:
             module.warn(warning)
