@@ -44,6 +44,7 @@ ARGUMENT_SPEC = {
     "catalogue_file": {"type": "path", "required": True},
     "catalogue_urls": {"type": "dict", "default": {}},
     "sources": {"type": "dict", "default": {}},
+    "updated_packages": {"type": "list", "elements": "str", "default": []},
     "approval": {"type": "dict"},
     "approval_file": {"type": "path"},
     "migration_project": {"type": "str"},
@@ -119,6 +120,7 @@ class ActionModule(ActionBase):
                 control=sla.get("control"),
                 migration_project=args["migration_project"],
                 scope={"customer": sla["customer"], "host": host},
+                updated_packages=args["updated_packages"],
             )
         except (CmsPlanError, PlanError, GateError, SlaConfigError, VersionError, KeyError) as exc:
             result.update(failed=True, msg=f"host {host}: cannot plan CMS maintenance: {exc}")

@@ -43,6 +43,13 @@ options:
         C(sha256) and optional C(security).
     type: dict
     default: {}
+  updated_packages:
+    description:
+      - Debian packages the updates activity installed in this run (the C(sla_updates_applied)
+        fact); when C(mediawiki) is among them, a packaged wiki's schema step follows.
+    type: list
+    elements: str
+    default: []
   approval:
     description: The customer's approval (reference, customer, hosts, change_set, approved_by, expires).
     type: dict

@@ -17,13 +17,14 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import decid
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     VersionError,
     branch_of,
+    classify_change,
     compare_versions,
 )
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
 KINDS = ("mediawiki", "wordpress")
 # Kinds whose release switch this collection performs; others get advice only.
-SWITCHABLE = ("mediawiki",)
+SWITCHABLE = ("mediawiki", "wordpress")
 _CATALOGUE_FORMAT = 1
 
 
@@ -239,6 +240,7 @@ def _site_candidates(site, sources, catalogue, today):
                 security=update["security"],
                 source=update["url"] or update["path"],
                 sha256=update["sha256"],
+                upgrade=False,
             )
         )
     status = branch_status(catalogue, kind, branch, today)
@@ -261,6 +263,7 @@ def _site_candidates(site, sources, catalogue, today):
                 security=False,
                 source=(offered["url"] or offered["path"]) if offered else "release catalogue",
                 sha256=offered["sha256"] if offered else None,
+                upgrade=True,
             )
         )
     return items, notes, status
@@ -280,7 +283,7 @@ def _migration(site, item, catalogue, today):
     }
 
 
-def _schema_step(site, targets, control, now):
+def _schema_step(site, targets, control, now, updated_packages=()):
     """Whether update.php must follow a packaged MediaWiki whose code changed.
 
     The package update itself passed the gate in the updates activity; the
@@ -298,6 +301,12 @@ def _schema_step(site, targets, control, now):
         return {
             "run": True,
             "reason": f"the package changed the code from {recorded} to {site['version']}; "
+            "its schema update follows",
+        }
+    if "mediawiki" in updated_packages:
+        return {
+            "run": True,
+            "reason": f"the mediawiki package was updated to {site['version']} in this run; "
             "its schema update follows",
         }
     if targets["decision_mode"] == "advisory":
@@ -321,8 +330,13 @@ def plan_cms(
     control=None,
     migration_project=None,
     scope=None,
+    updated_packages=(),
 ):
-    """Decide every CMS change on a host; return the plan the role acts on."""
+    """Decide every CMS change on a host; return the plan the role acts on.
+
+    ``updated_packages`` names the Debian packages the updates activity
+    installed in this run: a packaged wiki's schema step follows them.
+    """
     sources = validate_sources(sources)
     now_dt = datetime.datetime.fromisoformat(now) if isinstance(now, str) else now
     today = now_dt.date()
@@ -340,10 +354,13 @@ def plan_cms(
             | status
         )
         by_component[_component(site)] = site
-        step = _schema_step(site, targets, control, now_dt)
+        step = _schema_step(site, targets, control, now_dt, updated_packages)
         if step is not None:
             schema.append({"component": _component(site), "site": site["path"], **step})
-    gate_items = [{k: v for k, v in item.items() if k != "sha256"} for item in items]
+    updates = [item for item in items if not item["upgrade"]]
+    gate_items = [{k: v for k, v in i.items() if k not in ("sha256", "upgrade")} for i in updates]
+    # Branch changes stay out of the gate and its change set: they are never
+    # applied, and a new upstream branch must not void an approved patch release.
     decision = decide(
         gate_items,
         targets,
@@ -354,33 +371,24 @@ def plan_cms(
         scope=scope,
     )
     apply, advice, migrations = [], [], []
-    for item, decided in zip(items, decision["items"], strict=True):
+    for item, decided in zip(updates, decision["items"], strict=True):
         site = by_component[item["component"]]
-        if decided["kind"] == "upgrade":
-            # A new branch changes extensions, PHP needs and the schema: it is
-            # planned as a project, whatever the tier or a migration reference.
+        why_not = _not_switchable(site)
+        if decided["decision"] in APPLY_DECISIONS and why_not:
             decided.update(
-                decision="refuse",
-                reason=f"{item['installed']} -> {item['candidate']} leaves branch "
-                f"{decided['installed_branch']} for {decided['candidate_branch']}: a CMS branch "
-                "change is a migration project, planned with the customer and never applied "
-                "by SLA automation; see the migration advice",
-                addressed_to="customer",
+                decision="advise", reason=f"{decided['reason']}; apply by hand: {why_not}"
             )
-            migrations.append(_migration(site, item, catalogue, today))
-        elif decided["decision"] in APPLY_DECISIONS and (
-            site["kind"] not in SWITCHABLE or site.get("layout") != "releases"
-        ):
-            why = (
-                f"{site['kind']} release switches are not automated yet"
-                if site["kind"] not in SWITCHABLE
-                else "the site is not in the releases layout (current -> releases/<version>)"
-            )
-            decided.update(decision="advise", reason=f"{decided['reason']}; apply by hand: {why}")
         if decided["decision"] in APPLY_DECISIONS:
             apply.append(_release_task(site, item))
         else:
             advice.append(decided)
+    refused = []
+    for item in items:
+        if item["upgrade"]:
+            refused.append(_refused_upgrade(item))
+            migrations.append(_migration(by_component[item["component"]], item, catalogue, today))
+    advice += refused
+    decisions = decision["items"] + refused
     return {
         "change_set": decision["change_set"],
         "decision_mode": decision["decision_mode"],
@@ -389,8 +397,8 @@ def plan_cms(
         "in_window": decision["in_window"],
         "next_window": decision["next_window"],
         "approval": decision["approval"],
-        "decisions": decision["items"],
-        "summary": _summary(decision["items"]),
+        "decisions": decisions,
+        "summary": _summary(decisions),
         "apply": apply,
         "advice": advice,
         "migrations": migrations,
@@ -401,6 +409,44 @@ def plan_cms(
             "as_of": None if catalogue["as_of"] is None else catalogue["as_of"].isoformat(),
             "origin": catalogue["origin"],
         },
+    }
+
+
+def _not_switchable(site):
+    if site["kind"] not in SWITCHABLE:
+        return f"{site['kind']} release switches are not automated"
+    if site.get("layout") != "releases":
+        return "the site is not in the releases layout (current -> releases/<version>)"
+    if not (site.get("settings") or {}).get("db_name"):
+        return "the site's configuration names no database, so there is no dump to roll back to"
+    return None
+
+
+def _refused_upgrade(item):
+    change = classify_change(item["scheme"], item["installed"], item["candidate"])
+    return {
+        "component": item["component"],
+        "installed": item["installed"],
+        "candidate": item["candidate"],
+        "scheme": item["scheme"],
+        "security": False,
+        "source": item["source"],
+        "layer": "cms",
+        "kind": change.kind,
+        "deadline": None,
+        "installed_branch": change.installed_branch,
+        "candidate_branch": change.candidate_branch,
+        # A new branch changes extensions, PHP needs and the schema: it is
+        # planned as a project, whatever the tier or a migration reference.
+        "decision": "refuse",
+        "reason": f"{item['installed']} -> {item['candidate']} leaves branch "
+        f"{change.installed_branch} for {change.candidate_branch}: a CMS branch change is a "
+        "migration project, planned with the customer and never applied by SLA automation; "
+        "see the migration advice",
+        "addressed_to": "customer",
+        "outside_sla": False,
+        "migration_project": None,
+        "approval": None,
     }
 
 
@@ -422,7 +468,7 @@ def _release_task(site, item):
         "source": item["source"],
         "sha256": item["sha256"],
         "database": settings.get("db_name"),
-        "db_server": settings.get("db_server"),
+        "db_server": settings.get("db_server") or settings.get("db_host"),
     }
 
 

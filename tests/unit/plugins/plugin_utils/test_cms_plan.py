@@ -501,17 +501,56 @@ def test_a_site_outside_the_releases_layout_is_advised(catalogue):
     assert plan["apply"] == []
 
 
-def test_a_wordpress_site_is_advised_not_switched(catalogue):
+def test_a_wordpress_site_in_place_is_advised_and_its_branch_change_refused(catalogue):
     sources = {"wordpress": [{"version": "6.8.4", "url": "https://wp.example/6.8.4.zip"}]}
     sources["wordpress"][0]["sha256"] = "68" * 32
     plan = _plan(catalogue, [_wordpress()], sources=sources)
     update = _by_kind(plan)["update"]
     assert update["component"] == "wordpress /srv/blog"
     assert update["decision"] == "advise"
-    assert "wordpress release switches are not automated yet" in update["reason"]
+    assert "not in the releases layout" in update["reason"]
     upgrade = _by_kind(plan)["upgrade"]
     assert (upgrade["candidate"], upgrade["decision"]) == ("6.9.1", "refuse")
     assert plan["apply"] == []
+
+
+def test_a_wordpress_site_in_the_releases_layout_is_switched(catalogue):
+    sources = {"wordpress": [{"version": "6.8.4", "path": "/srv/wordpress-6.8.4.tar.gz"}]}
+    sources["wordpress"][0]["sha256"] = "68" * 32
+    site = dict(_wordpress(root="/var/www/blog/current"), layout="releases")
+    site.update(site_root="/var/www/blog", settings=dict(site["settings"], db_host="localhost"))
+    plan = _plan(catalogue, [site], sources=sources)
+    assert plan["apply"] == [
+        {
+            "component": "wordpress /var/www/blog",
+            "kind": "wordpress",
+            "site_root": "/var/www/blog",
+            "from": "6.8.3",
+            "to": "6.8.4",
+            "source": "/srv/wordpress-6.8.4.tar.gz",
+            "sha256": "68" * 32,
+            "database": "blog",
+            "db_server": "localhost",
+        }
+    ]
+
+
+def test_a_site_whose_configuration_names_no_database_is_advised(catalogue):
+    site = _wiki()
+    site["settings"] = {"file": "/srv/wiki/LocalSettings.php", "readable": False}
+    plan = _plan(catalogue, [site], sources=_sources(PATCH))
+    assert plan["apply"] == []
+    assert "names no database" in _by_kind(plan)["update"]["reason"]
+
+
+def test_a_new_upstream_branch_does_not_void_an_approved_patch_release(catalogue):
+    lts = {"version": "1.43.7", "path": "/srv/mediawiki-1.43.7.tar.gz", "sha256": SHA_43}
+    before = _plan(catalogue, [_wiki()], tier="basic", now=BASIC_WINDOW, sources=_sources(PATCH))
+    after = _plan(
+        catalogue, [_wiki()], tier="basic", now=BASIC_WINDOW, sources=_sources(PATCH, lts)
+    )
+    assert _by_kind(after)["upgrade"]["candidate"] == "1.43.7"
+    assert after["change_set"] == before["change_set"]
 
 
 def test_a_cms_layer_run_by_the_customer_is_advised_to_the_customer(catalogue):
@@ -558,6 +597,16 @@ def test_the_schema_step_of_a_packaged_wiki(catalogue, tier, now, recorded, run,
     assert step["site"] == "/usr/share/mediawiki"
     assert step["run"] is run
     assert reason in step["reason"]
+
+
+def test_a_package_updated_in_this_run_brings_its_schema_step_even_on_basic(catalogue):
+    wiki = _packaged_wiki(schema_version=None)
+    waiting = _plan(catalogue, [wiki], tier="basic", now=BASIC_WINDOW)
+    assert [step["run"] for step in waiting["schema"]] == [False]
+    plan = _plan(catalogue, [wiki], tier="basic", now=BASIC_WINDOW, updated_packages=["mediawiki"])
+    (step,) = plan["schema"]
+    assert step["run"] is True
+    assert "updated to 1.39.13 in this run" in step["reason"]
 
 
 def test_no_schema_step_when_the_recorded_version_is_the_code_version(catalogue):
