@@ -11,7 +11,7 @@ EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 AUDIT = os.path.join(EPHEMERAL, "audit")
 ADVICE = os.path.join(EPHEMERAL, "advice")
-PLANTED = "PLANTED-cms-db-secret-4242"
+PLANTED = ("PLANTED-cms-db-secret-4242", "PLANTED-wp-auth-key-4242")
 SITEINFO = "http://localhost/wiki/api.php?action=query&meta=siteinfo&format=json"
 SITE = "mediawiki /var/www/wiki"
 PACKAGED = "mediawiki /usr/share/mediawiki"
@@ -34,7 +34,7 @@ def _decisions(customer):
 
 def test_every_trail_verifies():
     env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
-    for customer in ("acme", "globex"):
+    for customer in ("acme", "globex", "initech"):
         result = subprocess.run(
             [
                 sys.executable,
@@ -88,7 +88,9 @@ def test_pro_trail_records_switch_rollback_schema_and_refused_branch_change():
     rolled = [r for r in records if r["decision"] == "rolled_back"]
     assert [(r["item"], r["after"]) for r in rolled] == [(SITE, "1.39.19")]
     assert "update.php exited 1" in rolled[0]["reason"]
-    schema = [r for r in records if r["item"] == f"{PACKAGED} schema" and r["decision"] == "applied"]
+    schema = [
+        r for r in records if r["item"] == f"{PACKAGED} schema" and r["decision"] == "applied"
+    ]
     assert len(schema) == 1
     refused = {r["after"] for r in records if r["decision"] == "refused" and r["item"] == SITE}
     assert refused and all(v.startswith("1.43.") for v in refused)
@@ -113,14 +115,41 @@ def test_basic_applied_only_the_approved_change_set():
     records = _decisions("globex")
     applied = [r for r in records if r["decision"] == "applied"]
     assert [(r["item"], r["approval"]) for r in applied] == [(SITE, "SR-2001")]
-    # The packaged wiki's first schema step is advised on Basic, never run unasked.
-    schema = [r for r in records if r["item"] == f"{PACKAGED} schema"]
-    assert schema and {r["decision"] for r in schema} == {"advised"}
+    # The packaged wiki's first schema step is advised on Basic, never run unasked;
+    # once the package has changed the code (side_effect), the step follows it.
+    schema = [(r["decision"], r["reason"]) for r in records if r["item"] == f"{PACKAGED} schema"]
+    assert {d for d, _ in schema[:-2]} == {"advised"}
+    assert schema[-2][0] == "approved"
+    assert "changed the code from 1.39.16 to 1.39.17" in schema[-2][1]
+    assert schema[-1][0] == "applied"
+    host = _host("basic")
+    recorded = json.loads(host.file("/var/lib/twovalue-sla/cms-schema.json").content_string)
+    assert recorded["/usr/share/mediawiki"] == "1.39.17"
 
 
-def test_the_planted_database_password_reaches_no_output():
+def test_blog_serves_the_wordpress_patch_release_with_its_posts():
+    host = _host("blog")
+    assert host.file("/var/www/blog/current").linked_to == "/var/www/blog/releases/6.1.10"
+    home = host.check_output("curl -s -L http://localhost/blog/")
+    assert 'content="WordPress 6.1.10"' in home
+    assert "SLA test post" in home
+    assert not host.file("/var/www/blog/releases/6.1.9/.maintenance").exists
+    wp_config = host.file("/var/www/blog/current/wp-config.php")
+    assert (wp_config.user, wp_config.group, wp_config.mode) == ("root", "www-data", 0o640)
+    records = _decisions("initech")
+    applied = [r for r in records if r["decision"] == "applied"]
+    assert [(r["item"], r["before"], r["after"]) for r in applied] == [
+        ("wordpress /var/www/blog", "6.1.9", "6.1.10")
+    ]
+    refused = [r for r in records if r["decision"] == "refused"]
+    assert refused and all(r["after"].startswith("6.9") for r in refused)
+
+
+def test_the_planted_secrets_reach_no_output():
     for folder in (AUDIT, ADVICE):
         for directory, _dirs, files in os.walk(folder):
             for name in files:
                 with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
-                    assert PLANTED not in f.read(), os.path.join(directory, name)
+                    text = f.read()
+                for planted in PLANTED:
+                    assert planted not in text, os.path.join(directory, name)
