@@ -18,15 +18,9 @@ description:
   - Records every decision in the customer's audit trail before returning, then
     writes the advice (Markdown and JSON) on the controller.
   - Runs on the controller only; nothing is executed on the managed host.
+extends_documentation_fragment:
+  - twovalue.sla.sla_plan
 options:
-  state:
-    description: The host's C(sla_state) fact from M(twovalue.sla.host_probe), with its C(cms) section.
-    type: dict
-    required: true
-  sla:
-    description: The host's C(sla) fact from M(twovalue.sla.sla_context).
-    type: dict
-    required: true
   catalogue_file:
     description: The release catalogue (format 1 JSON) with branch release and end-of-life dates.
     type: path
@@ -50,29 +44,9 @@ options:
     type: list
     elements: str
     default: []
-  approval:
-    description: The customer's approval (reference, customer, hosts, change_set, approved_by, expires).
-    type: dict
-  approval_file:
-    description: A YAML or JSON file holding the approval.
-    type: path
   migration_project:
     description: Recorded with the plan; CMS branch changes are still never applied.
     type: str
-  advice_dir:
-    description: Controller directory for the advice documents, one folder per customer.
-    type: path
-    required: true
-  now:
-    description: Decide as if it were this ISO 8601 time with timezone; default is now.
-    type: str
-attributes:
-  check_mode:
-    support: full
-    details:
-      - In check mode the decisions and advice are still recorded and written, marked as check mode.
-  diff_mode:
-    support: none
 author:
   - twovalue
 """

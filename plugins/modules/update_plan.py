@@ -17,41 +17,15 @@ description:
   - Writes an advice document (Markdown and JSON) on the controller when anything
     is advised or refused, with the change-set hash a customer approves.
   - Runs on the controller only; nothing is executed on the managed host.
+extends_documentation_fragment:
+  - twovalue.sla.sla_plan
 options:
-  state:
-    description: The host's C(sla_state) fact from M(twovalue.sla.host_probe).
-    type: dict
-    required: true
-  sla:
-    description: The host's C(sla) fact from M(twovalue.sla.sla_context) (customer, tier, targets, control).
-    type: dict
-    required: true
-  approval:
-    description: The customer's approval, with C(reference), C(change_set), C(approved_by), optional C(expires).
-    type: dict
-  approval_file:
-    description: A YAML or JSON file holding the approval; a file that does not parse is an error.
-    type: path
   migration_project:
     description: Reference of an agreed migration project; only then is an upgrade applied, outside the SLA.
     type: str
   last_periodic_update:
     description: ISO 8601 time with timezone of the last periodic update.
     type: str
-  advice_dir:
-    description: Controller directory for the advice documents, one folder per customer.
-    type: path
-    required: true
-  now:
-    description: Decide as if it were this ISO 8601 time with timezone; default is now.
-    type: str
-attributes:
-  check_mode:
-    support: full
-    details:
-      - In check mode the decisions and advice are still recorded and written, marked as check mode.
-  diff_mode:
-    support: none
 author:
   - twovalue
 """

@@ -19,9 +19,10 @@ class FakeModule:
     params = {}
     check_mode = False
 
-    def __init__(self, argument_spec, supports_check_mode=False):
+    def __init__(self, argument_spec, supports_check_mode=False, required_if=None):
         self.argument_spec = argument_spec
         self.supports_check_mode = supports_check_mode
+        self.required_if = required_if or []
         self.params = dict(type(self).params)
         self.check_mode = type(self).check_mode
         self.warnings = []

@@ -1,0 +1,33 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a module documents, with its doc fragments, is exactly what it accepts."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
+from ansible_collections.twovalue.sla.plugins.action import update_plan as update_plan_action
+from ansible_collections.twovalue.sla.plugins.modules import cms_plan, cms_release, update_plan
+from fake_module import Exited, FakeModule, documented_spec, without_required_if
+
+
+@pytest.mark.parametrize(
+    ("doc_module", "action"),
+    [(update_plan, update_plan_action), (cms_plan, cms_plan_action)],
+)
+def test_planner_documentation_equals_the_action_argument_spec(doc_module, action):
+    assert documented_spec(doc_module.DOCUMENTATION) == action.ARGUMENT_SPEC
+
+
+def test_cms_release_documentation_equals_its_argument_spec(monkeypatch):
+    # A run_id the module refuses ends main() before anything touches the host.
+    params = {"mode": "schema", "run_id": "not valid!"}
+    monkeypatch.setattr(cms_release, "AnsibleModule", type("M", (FakeModule,), {"params": params}))
+    FakeModule.instances = []
+    with pytest.raises(Exited) as excinfo:
+        cms_release.main()
+    assert excinfo.value.failed
+    assert "run_id 'not valid!'" in excinfo.value.kwargs["msg"]
+    module = FakeModule.instances[0]
+    assert documented_spec(cms_release.DOCUMENTATION) == without_required_if(module.argument_spec)
+    assert module.supports_check_mode is True
+    assert ["mode", "schema", ["site_path"]] in module.required_if
