@@ -70,8 +70,11 @@ def test_pro_failed_release_rolled_back_code_and_database():
     failed = host.check_output("ls -d /var/www/wiki/releases/1.39.19.failed-*").split()
     assert len(failed) == 1
     marker = json.loads(host.file(f"{failed[0]}/.sla-failed").content_string)
-    assert "update.php --quick done" not in marker["steps"]
-    assert marker["steps"][-1] == "wiki read-only for visitors"
+    # The schema step failed after the lock and the dump; nothing ran after it.
+    assert marker["steps"][-2:] == [
+        "site in maintenance mode for visitors",
+        "database wikisite dumped",
+    ]
     tables = host.check_output(
         "mariadb --protocol=socket -N -e \"SHOW TABLES FROM wikisite LIKE 'sla_fault_marker'\""
     )
@@ -87,7 +90,7 @@ def test_pro_trail_records_switch_rollback_schema_and_refused_branch_change():
     assert [(r["before"], r["after"]) for r in applied] == [("1.39.17", "1.39.18")]
     rolled = [r for r in records if r["decision"] == "rolled_back"]
     assert [(r["item"], r["after"]) for r in rolled] == [(SITE, "1.39.19")]
-    assert "update.php exited 1" in rolled[0]["reason"]
+    assert "update.php --quick exited 1" in rolled[0]["reason"]
     schema = [
         r for r in records if r["item"] == f"{PACKAGED} schema" and r["decision"] == "applied"
     ]
