@@ -17,8 +17,14 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     resolve_control,
     resolve_targets,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
+    PlanError,
+    load_approval,
+)
 
 _WHERE_TO_FIX = "(set it in the customer's group_vars)"
+# An approval that does not parse must stop the run before any host is touched.
+APPROVAL_FILE_VARS = ("updates_approval_file", "cms_approval_file")
 _NOT_SET = object()
 
 
@@ -46,6 +52,8 @@ class ActionModule(ActionBase):
             "sla_overrides", errors, lambda: resolve_targets(tier, _optional(overrides))
         )
         control = _checked("sla_control", errors, lambda: resolve_control(_optional(control)))
+        for name in APPROVAL_FILE_VARS:
+            _check_approval_file(name, self._read(task_vars, name, errors), errors)
 
         result["changed"] = False
         if errors:
@@ -97,6 +105,15 @@ def _checked_tier(tier, errors):
     else:
         return tier
     return None
+
+
+def _check_approval_file(name, path, errors):
+    if path is _NOT_SET or not path:
+        return
+    try:
+        load_approval(path)
+    except PlanError as e:
+        errors.append(f"{name}: {e}")
 
 
 def _checked(variable, errors, resolve):
