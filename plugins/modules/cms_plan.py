@@ -39,7 +39,7 @@ options:
     default: {}
   updated_packages:
     description:
-      - Debian packages the updates activity installed in this run (the C(sla_updates_applied)
+      - Debian packages the updates activity installed in this run (the C(updates_applied_packages)
         fact); when C(mediawiki) is among them, a packaged wiki's schema step follows.
     type: list
     elements: str
