@@ -28,7 +28,7 @@ notes:
   - C(sla_control) (dict, optional) maps the layers V(os), V(cms) and V(access)
     to V(agency), V(hoster) or V(customer); layers left out are controlled by the agency.
   - C(updates_approval_file) and C(cms_approval_file) (paths, optional) are read and
-    checked when set: an approval that cannot be read or lacks a field stops the run too.
+    checked when set; an approval that cannot be read or lacks a field stops the run too.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import ast
+import pathlib
+
 import pytest
+import yaml
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
 from ansible_collections.twovalue.sla.plugins.action import update_plan as update_plan_action
 from ansible_collections.twovalue.sla.plugins.modules import cms_plan, cms_release, update_plan
@@ -31,3 +35,23 @@ def test_cms_release_documentation_equals_its_argument_spec(monkeypatch):
     assert documented_spec(cms_release.DOCUMENTATION) == without_required_if(module.argument_spec)
     assert module.supports_check_mode is True
     assert ["mode", "schema", ["site_path"]] in module.required_if
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(pathlib.Path(cms_plan.__file__).parent.glob("*.py")),
+    ids=lambda path: path.stem,
+)
+def test_every_module_documentation_parses(path):
+    # ansible-doc and the collection build read these blocks as YAML.
+    source = ast.parse(path.read_text(encoding="utf-8"))
+    blocks = {
+        node.targets[0].id: node.value.value
+        for node in source.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in ("DOCUMENTATION", "EXAMPLES", "RETURN")
+    }
+    assert set(blocks) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
+    for text in blocks.values():
+        yaml.safe_load(text)
