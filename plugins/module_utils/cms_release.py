@@ -274,6 +274,12 @@ def validate_params(params):
     return errors
 
 
+def _socket(db_server):
+    # "localhost:/run/mysqld/other.sock" names the socket the site's server listens on.
+    _host, _, path = db_server.partition(":")
+    return [f"--socket={path}"] if path.startswith("/") else []
+
+
 def run_id_errors(params):
     if _RUN_ID.match(params["run_id"] or ""):
         return []
@@ -393,7 +399,7 @@ class ReleaseSwitch:
         self._step("site in maintenance mode for visitors")
         try:
             # After the lock: no visitor's write lands between the dump and the switch.
-            result["database_dump"] = self._dump(p["database"], run_dir)
+            result["database_dump"] = self._dump(p["database"], run_dir, p.get("db_server") or "")
         except (ReleaseError, OSError) as exc:
             leave_read_only(undo)
             self._step("maintenance mode lifted")
@@ -507,7 +513,7 @@ class ReleaseSwitch:
             raise ReleaseError(f"{reason}; nothing changed") from None
         self._step(f"unpacked releases/{to}; carried {', '.join(carried) or 'nothing'}")
 
-    def _dump(self, database, run_dir):
+    def _dump(self, database, run_dir, db_server=""):
         binary = first_existing(self._dump_binaries)
         if not database or binary is None:
             raise ReleaseError(
@@ -515,7 +521,8 @@ class ReleaseSwitch:
                 "the switch needs a dump to roll back to; nothing changed"
             )
         target = os.path.join(run_dir, f"{database}.sql.gz")
-        argv = [binary, "--user=root", "--protocol=socket", "--single-transaction"]
+        argv = [binary, "--user=root", "--protocol=socket", *_socket(db_server)]
+        argv += ["--single-transaction"]
         argv += ["--routines", "--triggers", "--databases", database]
         try:
             dump_to_gzip(argv, target, self._popen)
@@ -555,7 +562,7 @@ class ReleaseSwitch:
             self._point(os.path.join(p["site_root"], "current"), old_release, p["run_id"])
             steps.append(f"current -> releases/{os.path.basename(old_release)}")
         dump = result["database_dump"]
-        rc, error = self._restore(p["database"], dump)
+        rc, error = self._restore(p["database"], dump, p.get("db_server") or "")
         if rc == 0:
             steps.append(f"database {p['database']} restored from the dump")
         else:
@@ -586,11 +593,11 @@ class ReleaseSwitch:
             health_after_rollback=health,
         )
 
-    def _restore(self, database, dump):
+    def _restore(self, database, dump, db_server=""):
         client = first_existing(self._sql_clients)
         if client is None:
             return 1, "no mariadb client on the host"
-        base = [client, "--user=root", "--protocol=socket"]
+        base = [client, "--user=root", "--protocol=socket", *_socket(db_server)]
         # Dropped first: tables a failed schema update created must not survive.
         rc, _out, err = self._call(base, data=f"DROP DATABASE IF EXISTS `{database}`;")
         if rc != 0:
@@ -623,7 +630,7 @@ class ReleaseSwitch:
         if self._check_mode:
             return dict(result, changed=True, msg=f"update.php would run in {site}")
         run_dir = self._run_dir(p)
-        result["database_dump"] = self._dump(p["database"], run_dir)
+        result["database_dump"] = self._dump(p["database"], run_dir, p.get("db_server") or "")
         try:
             self._schema_update(MediaWiki, site, "")
         except ReleaseError as exc:

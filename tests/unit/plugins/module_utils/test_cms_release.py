@@ -745,6 +745,20 @@ def test_a_failing_update_php_is_rolled_back(wiki, tmp_path):
     assert "health" not in exc.result
 
 
+def test_a_named_socket_is_used_for_the_dump_and_the_restore(wiki, tmp_path):
+    fake, archive = wiki
+    fake.php_rc = 1
+    params = _params(fake, archive, tmp_path, db_server="localhost:/run/mysqld/site.sock")
+    with pytest.raises(ReleaseError):
+        _switch(fake, tmp_path).switch(params)
+    database_commands = [
+        event[1] for event in fake.events if "mariadb" in os.path.basename(event[1][0])
+    ]
+    # The dump, the DROP DATABASE and the re-import all go to the site's own server.
+    assert len(database_commands) == 3
+    assert all("--socket=/run/mysqld/site.sock" in argv for argv in database_commands)
+
+
 def test_a_failing_health_check_after_the_switch_is_rolled_back(wiki, tmp_path):
     fake, archive = wiki
     fake.broken_versions.add("1.39.18")
