@@ -180,7 +180,12 @@ class ActionModule(ActionBase):
                 before=item["installed"],
                 after=item["candidate"],
                 approval=approval if item["decision"] == "apply_with_approval" else None,
-                result={"kind": item["kind"], "security": item["security"]},
+                result={
+                    "kind": item["kind"],
+                    "security": item["security"],
+                    "addressed_to": item["addressed_to"],
+                    "deadline": item["deadline"],
+                },
             )
             for item in plan["decisions"]
         ]

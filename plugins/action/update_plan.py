@@ -55,7 +55,14 @@ def _approval_reference(item, approval):
 
 
 def _item_result(item):
-    result = {"kind": item["kind"], "security": item["security"]}
+    # Who the decision is for and the security deadline let a report tell the
+    # agency's late updates from the ones a customer or hoster holds back.
+    result = {
+        "kind": item["kind"],
+        "security": item["security"],
+        "addressed_to": item["addressed_to"],
+        "deadline": item["deadline"],
+    }
     if item.get("outside_sla"):
         result["outside_sla"] = True
     return result

@@ -166,9 +166,19 @@ def test_every_decision_is_recorded_and_the_trail_verifies(tmp_path, audit_dir, 
     assert {r["check_mode"] for r in records} == {False}
     update = records[0]
     assert (update["before"], update["after"]) == ("1.39.17", "1.39.18")
-    assert update["result"] == {"kind": "update", "security": False}
+    assert update["result"] == {
+        "kind": "update",
+        "security": False,
+        "addressed_to": "agency",
+        "deadline": None,
+    }
     assert records[1]["after"] == "1.43.6"
-    assert records[1]["result"] == {"kind": "upgrade", "security": False}
+    assert records[1]["result"] == {
+        "kind": "upgrade",
+        "security": False,
+        "addressed_to": "customer",
+        "deadline": None,
+    }
     assert "changed the code from 1.39.10 to 1.39.13" in records[3]["reason"]
     planned = records[-1]
     plan = result["plan"]

@@ -85,6 +85,11 @@ def _run(tmp_path, state, tier="pro", now=IN_PRO_WINDOW, check_mode=False, **ext
     return result
 
 
+def plan_deadline(result, package):
+    (decided,) = [d for d in result["plan"]["decisions"] if d["component"] == package]
+    return decided["deadline"]
+
+
 def _decisions(audit_dir):
     with open(audit_dir / "acme.jsonl", encoding="ascii") as handle:
         return [json.loads(line) for line in handle]
@@ -108,8 +113,19 @@ def test_every_decision_is_recorded_and_the_trail_verifies(tmp_path, audit_dir):
     assert len({r["run_id"] for r in records}) == 1
     apache = records[0]
     assert (apache["before"], apache["after"]) == ("2.4.68-1~deb12u1", "2.4.71-1~deb12u1")
-    assert apache["result"] == {"kind": "update", "security": True}
-    assert records[2]["result"] == {"kind": "upgrade", "security": False}
+    assert apache["result"] == {
+        "kind": "update",
+        "security": True,
+        "addressed_to": "agency",
+        "deadline": plan_deadline(result, "apache2"),
+    }
+    assert apache["result"]["deadline"] is not None
+    assert records[2]["result"] == {
+        "kind": "upgrade",
+        "security": False,
+        "addressed_to": "customer",
+        "deadline": None,
+    }
     plan = result["plan"]
     planned = records[-1]
     assert planned["after"] == plan["change_set"]
