@@ -280,6 +280,14 @@ def _migration(site, item, catalogue, today):
         "target": item["candidate"],
         "target_branch": target,
         "policy": catalogue["products"][kind]["policy"],
+        # A packaged wiki changes branch with its distribution, not with a tarball.
+        "path": (
+            "this site is Debian's package: its branch changes with a Debian release upgrade "
+            "(or a packaged backport), after the customer's data is moved and tested on staging"
+            if site.get("install") == "debian"
+            else "unpack the new branch as a release, carry the site over, run the schema "
+            "update and check every extension, skin, plugin and theme for the new branch"
+        ),
     }
 
 
@@ -550,6 +558,7 @@ def advice_markdown(plan, customer, host, tier):
             + (" (LTS)" if new["lts"] else "")
             + (f": supported until {new['eol']}" if new["eol"] else ""),
             f"- {migration['policy']}",
+            f"- how: {migration['path']}",
             "- A branch change is a migration project: plan it with the customer, test it on "
             "staging, and run it outside the SLA's automatic updates.",
             "",

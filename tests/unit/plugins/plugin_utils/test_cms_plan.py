@@ -410,6 +410,15 @@ def test_the_next_lts_branch_is_refused_as_a_migration_project(catalogue):
     assert migration["policy"].startswith("Non-LTS branches get security fixes")
 
 
+def test_the_migration_path_depends_on_how_the_site_is_installed(catalogue):
+    plan = _plan(catalogue, [_wiki(), _packaged_wiki(schema_version="1.39.13")])
+    paths = {m["component"]: m["path"] for m in plan["migrations"]}
+    assert "unpack the new branch as a release" in paths["mediawiki /srv/wiki"]
+    assert "Debian release upgrade" in paths["mediawiki /usr/share/mediawiki"]
+    markdown = advice_markdown(plan, "acme", "web1", "pro")
+    assert "- how: this site is Debian's package" in markdown
+
+
 def test_a_migration_project_does_not_apply_a_cms_branch_change(catalogue):
     plan = _plan(catalogue, [_wiki()], migration_project="PRJ-12")
     upgrade = _by_kind(plan)["upgrade"]
