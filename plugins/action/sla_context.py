@@ -3,12 +3,20 @@
 
 Reads sla_customer, sla_tier, sla_overrides and sla_control from the host's
 variables, validates them with the tier catalogue and returns them as the
-``sla`` fact. No module runs on the host.
+``sla`` fact. With ``roles`` it also checks the host's variables for those
+collection roles against their argument specs, so a playbook can import the
+roles without a validation task per role and host. No module runs on the host.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import os
+
+import yaml
 from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import CUSTOMER_NAME
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
@@ -26,13 +34,14 @@ _WHERE_TO_FIX = "(set it in the customer's group_vars)"
 # An approval that does not parse must stop the run before any host is touched.
 APPROVAL_FILE_VARS = ("updates_approval_file", "cms_approval_file")
 _NOT_SET = object()
+_ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset()
+    _VALID_ARGS = frozenset({"roles"})
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -54,6 +63,18 @@ class ActionModule(ActionBase):
         control = _checked("sla_control", errors, lambda: resolve_control(_optional(control)))
         for name in APPROVAL_FILE_VARS:
             _check_approval_file(name, self._read(task_vars, name, errors), errors)
+        roles = self._task.args.get("roles") or []
+        try:
+            spec = role_variables_spec(tuple(roles))
+        except (OSError, KeyError, yaml.YAMLError) as e:
+            raise AnsibleError(
+                f"sla_context: cannot read the argument specs of {roles}: {e}"
+            ) from e
+        provided = {name: self._read(task_vars, name, errors) for name in spec}
+        provided = {name: value for name, value in provided.items() if value is not _NOT_SET}
+        checked = ArgumentSpecValidator(copy.deepcopy(spec)).validate(provided)
+        for message in checked.error_messages:
+            errors.append(f"{message} {_WHERE_TO_FIX}")
 
         result["changed"] = False
         if errors:
@@ -74,6 +95,17 @@ class ActionModule(ActionBase):
         except AnsibleError as e:
             errors.append(f"{name} could not be templated: {e} {_WHERE_TO_FIX}")
             return None
+
+
+@functools.lru_cache(maxsize=8)
+def role_variables_spec(roles):
+    """The merged options of these collection roles' main entry points."""
+    spec = {}
+    for role in roles:
+        path = os.path.join(_ROLES_DIR, role, "meta", "argument_specs.yml")
+        with open(path, encoding="utf-8") as handle:
+            spec.update(yaml.safe_load(handle)["argument_specs"]["main"]["options"])
+    return spec
 
 
 def _optional(value):

@@ -18,9 +18,18 @@ description:
     variable, for example
     C(host acme-prod: sla_tier is 'gold'; expected one of basic, medium, pro (set it in the customer's group_vars))."
   - The tiers, their defaults and how overrides work are described in C(docs/tiers.md).
-options: {}
+options:
+  roles:
+    description:
+      - Collection roles (such as V(probe), V(updates), V(cms)) whose variables are checked
+        against their C(meta/argument_specs.yml) here, so that the roles can be imported
+        with C(rolespec_validate=false) and a wrong type still stops the run before any host
+        is touched.
+    type: list
+    elements: str
+    default: []
 notes:
-  - The module takes no options; it reads the host variables below.
+  - It reads the host variables below.
   - C(sla_customer) (string, required) is the customer's name.
   - C(sla_tier) (string, required) is one of V(basic), V(medium), V(pro).
   - C(sla_overrides) (dict, optional) replaces tier defaults for this customer,
@@ -68,6 +77,7 @@ EXAMPLES = r"""
   tasks:
     - name: Resolve SLA context
       twovalue.sla.sla_context:
+        roles: [probe, updates, cms]
 
     - name: Show the periodic update interval of this customer
       ansible.builtin.debug:

@@ -79,6 +79,11 @@ INCOMPLETE_APPROVAL = "reference: SR-1\nchange_set: abc\n"
             "      sla_tier: basic\n      updates_approval_file: /nonexistent/SR-2.yml",
             "approval file /nonexistent/SR-2.yml cannot be read",
         ),
+        (
+            "      sla_tier: pro\n      cms_keep_releases: several",
+            "host bad-host: argument 'cms_keep_releases' is of type str and we were unable to "
+            "convert to int",
+        ),
     ],
     ids=[
         "unknown-tier",
@@ -87,6 +92,7 @@ INCOMPLETE_APPROVAL = "reference: SR-1\nchange_set: abc\n"
         "unparsable-approval",
         "incomplete-approval",
         "missing-approval",
+        "mistyped-role-variable",
     ],
 )
 def test_bad_input_stops_the_run_before_any_host(tmp_path, bad_lines, expected):
