@@ -10,6 +10,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 HOST_PACKAGES=(podman runc netavark aardvark-dns slirp4netns fuse-overlayfs uidmap
   iptables debootstrap python3-venv python3-dev gcc make git openssh-client rsync)
+# The SLA report's HTML is checked in a real browser; the font gives its text glyphs.
+HOST_PACKAGES+=(chromium fonts-dejavu-core)
 
 missing=()
 for pkg in "${HOST_PACKAGES[@]}"; do
