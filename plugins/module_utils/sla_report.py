@@ -140,6 +140,11 @@ def load_period(path, start, end, key=None):
 
         trail, start, end       what was read, the period as ISO times (UTC)
         head, head_seq          hash and seq of the last verified record, to publish
+        period_head, period_head_seq
+                                hash and seq of the last record before the first one
+                                from after the period (in chain order): the trail as
+                                it stood at the period's end, the same however much
+                                is appended later
         trail_records           how many records the verified trail holds
         records                 decision records in the period, check mode left out
         opening                 the state at ``start`` carried over from earlier records
@@ -163,13 +168,19 @@ def load_period(path, start, end, key=None):
     records = []
     ignored_check_mode = 0
     expected_prev = GENESIS_HASH
+    period_head, period_head_seq, period_closed = GENESIS_HASH, 0, False
     with open(path, "rb") as handle:
         for number in range(1, report.records + 1):
             record = _reread(handle.readline(), number, expected_prev, key, path)
             expected_prev = record["hash"]
+            when = _record_time(record, f"{path} line {number}")
+            # The chain's order, not the clock, says what the period's trail
+            # held: everything up to the first record from after the period.
+            period_closed = period_closed or when >= end_at
+            if not period_closed:
+                period_head, period_head_seq = record["hash"], record["seq"]
             if record.get("kind") != "decision":
                 continue
-            when = _record_time(record, f"{path} line {number}")
             if when >= end_at:
                 continue
             if record.get("check_mode"):
@@ -189,6 +200,8 @@ def load_period(path, start, end, key=None):
         "end": _iso(end_at),
         "head": head,
         "head_seq": report.head_seq or 0,
+        "period_head": period_head,
+        "period_head_seq": period_head_seq,
         "trail_records": report.records,
         "records": records,
         "opening": ledger.state(start_at),
@@ -594,26 +607,27 @@ def _activity_counts(used):
     }
 
 
-def _cms_migration_advice(used):
+def _migration_advice(used, activities):
     advice = {}
     for _when, record in used:
         result = record.get("result")
         if (
-            record.get("activity") != "cms"
+            record.get("activity") not in activities
             or record.get("decision") not in ("refused", "advised")
             or not isinstance(result, dict)
             or result.get("kind") != "upgrade"
         ):
             continue
         # Minor updates change the installed version; the advice stays the same move.
-        key = (record.get("host"), record.get("item"), record.get("after"))
+        key = (record.get("host"), record.get("activity"), record.get("item"), record.get("after"))
         entry = advice.get(key)
         if entry is None:
             entry = advice[key] = {
                 "host": key[0],
-                "item": key[1],
+                "activity": key[1],
+                "item": key[2],
                 "installed": None,
-                "candidate": key[2],
+                "candidate": key[3],
                 "first_recorded": record.get("time"),
                 "times_recorded": 0,
             }
@@ -667,5 +681,7 @@ def kpis(records, targets, period_end, opening=None):
         "security_updates_resolved_elsewhere": elsewhere,
         "periodic_updates": periodic,
         "activity": _activity_counts(used),
-        "cms_migration_advice": _cms_migration_advice(used),
+        "cms_migration_advice": _migration_advice(used, ("cms",)),
+        # Package upgrades (a new release, backports, an epoch) are refused the same way.
+        "migration_advice": _migration_advice(used, PLANNED_ACTIVITIES),
     }
