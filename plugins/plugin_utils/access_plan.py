@@ -1,0 +1,133 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the tier lets the access activity do on a host, and the documents it leaves.
+
+Revocations are never deferred: a person who left, or a key taken out of
+the register, loses access on every tier at once, because the risk is in
+waiting. Granting access is agency work on the customer's server, so it
+follows the tier: Medium and Pro grant by themselves, Basic only with the
+customer's approval of the exact set of accesses.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import approval_status
+
+REVOCATION_REASON = (
+    "revoking an agency-controlled access of a person who left or was taken out of the "
+    "register is never deferred, on any tier"
+)
+
+
+def grant_policy(targets, change_set, approval, now, scope):
+    """(allowed, reason, approval reference) for adding accesses on this host."""
+    if targets["decision_mode"] == "active" and "access" in targets["activities"]:
+        return True, "the agency manages the accesses it controls (active tier)", None
+    if approval:
+        status = approval_status(approval, change_set, now, scope)
+        if status["valid"]:
+            return True, status["reason"], status["reference"]
+        return False, f"new accesses wait for approval: {status['reason']}", None
+    return (
+        False,
+        "new accesses are advised: the tier is advisory, so they wait for the customer's "
+        f"approval of change set {change_set}",
+        None,
+    )
+
+
+GRANT_CHANGES = ("created", "unlocked", "sudo rule added", "keys added")
+
+
+def is_grant(change):
+    """Whether a change gives access (tier rules apply) rather than takes it away."""
+    return change["change"] in GRANT_CHANGES or bool(change.get("keys_added"))
+
+
+def _change_line(change):
+    person = change.get("person") or "-"
+    keys = ", ".join(change.get("keys_removed", []) + change.get("keys_added", []))
+    return f"| {change['kind']} | {change['account']} | {change['change']} | {person} | {keys} |"
+
+
+def advice_markdown(plan, customer, host, tier, review_days):
+    lines = [f"# Access advice for {host} ({customer}, SLA {tier})", ""]
+    withheld = [c for c in plan["changes"] if not c["applied"]]
+    if withheld:
+        lines += [
+            "## Accesses the agency did not change",
+            "",
+            plan["grant_reason"] + ".",
+            "",
+            "| kind | account | change | person | key fingerprints |",
+            "|---|---|---|---|---|",
+            *[_change_line(c) for c in withheld],
+            "",
+        ]
+    urgent = [item for item in plan["review"] if item["urgent"]]
+    if urgent:
+        lines += [
+            "## Remove now: accesses you control that former staff still hold",
+            "",
+            "| access | controlled by | held by | why |",
+            "|---|---|---|---|",
+            *[
+                f"| {i['access']} | {i['controlled_by']} | {', '.join(i['holders']) or '-'} | "
+                f"{'; '.join(i['concerns'])} |"
+                for i in urgent
+            ],
+            "",
+        ]
+    routine = [item for item in plan["review"] if not item["urgent"]]
+    if routine and tier != "basic":
+        lines += [
+            f"## Review every {review_days} days: accesses you control",
+            "",
+            "The agency does not change these. Check that each is still needed.",
+            "",
+            "| access | controlled by | held by |",
+            "|---|---|---|",
+            *[
+                f"| {i['access']} | {i['controlled_by']} | {', '.join(i['holders']) or '-'} |"
+                for i in routine
+            ],
+            "",
+        ]
+    elif routine:
+        lines += [
+            f"{len(routine)} further accesses are controlled by you or your hoster; "
+            f"review them at least every {review_days} days.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def advice_json(plan, customer, host, tier):
+    document = {
+        "customer": customer,
+        "host": host,
+        "tier": tier,
+        "grant_change_set": plan["change_set"],
+        "withheld": [c for c in plan["changes"] if not c["applied"]],
+        "review": plan["review"],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def has_advice(plan):
+    return bool(plan["review"]) or any(not c["applied"] for c in plan["changes"])
+
+
+def evidence_json(plan, customer, host, run_id, now):
+    """What was removed or locked on the host, for whoever asks who still has access."""
+    document = {
+        "customer": customer,
+        "host": host,
+        "run_id": run_id,
+        "time": now,
+        "revoked_people": plan["revoked_people"],
+        "removed": [c for c in plan["changes"] if c["applied"] and not is_grant(c)],
+        "added": [c for c in plan["changes"] if c["applied"] and is_grant(c)],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
