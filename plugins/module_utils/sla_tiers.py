@@ -35,6 +35,7 @@ TIER_DEFAULTS = {
         "security_update_deadline_hours": 168,
         "backup_retention_days": 14,
         "access_review_interval_days": 365,
+        "credential_rotation_interval_days": 365,
         "timezone": "Europe/Amsterdam",
         # Basic work happens as a support request, so during office hours.
         "maintenance_windows": [_OFFICE_HOURS],
@@ -48,6 +49,7 @@ TIER_DEFAULTS = {
         "security_update_deadline_hours": 72,
         "backup_retention_days": 30,
         "access_review_interval_days": 180,
+        "credential_rotation_interval_days": 180,
         "timezone": "Europe/Amsterdam",
         # The longest wait for a window, Friday 09:00 to Monday 07:00, is 70
         # hours: inside the 72-hour security deadline without overriding.
@@ -64,6 +66,7 @@ TIER_DEFAULTS = {
         "security_update_deadline_hours": 24,
         "backup_retention_days": 90,
         "access_review_interval_days": 90,
+        "credential_rotation_interval_days": 90,
         "timezone": "Europe/Amsterdam",
         "maintenance_windows": [
             {
@@ -84,6 +87,7 @@ _POSITIVE_INT_KEYS = {
     "security_update_deadline_hours": "a whole number of hours greater than 0",
     "backup_retention_days": "a whole number of days greater than 0",
     "access_review_interval_days": "a whole number of days greater than 0",
+    "credential_rotation_interval_days": "a whole number of days greater than 0",
 }
 
 _TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

@@ -8,15 +8,28 @@ import pathlib
 
 import pytest
 import yaml
+from ansible_collections.twovalue.sla.plugins.action import access_converge as access_action
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
+from ansible_collections.twovalue.sla.plugins.action import credential_rotate as rotate_action
 from ansible_collections.twovalue.sla.plugins.action import update_plan as update_plan_action
-from ansible_collections.twovalue.sla.plugins.modules import cms_plan, cms_release, update_plan
+from ansible_collections.twovalue.sla.plugins.modules import (
+    access_converge,
+    cms_plan,
+    cms_release,
+    credential_rotate,
+    update_plan,
+)
 from fake_module import Exited, FakeModule, documented_spec, without_required_if
 
 
 @pytest.mark.parametrize(
     ("doc_module", "action"),
-    [(update_plan, update_plan_action), (cms_plan, cms_plan_action)],
+    [
+        (update_plan, update_plan_action),
+        (cms_plan, cms_plan_action),
+        (access_converge, access_action),
+        (credential_rotate, rotate_action),
+    ],
 )
 def test_planner_documentation_equals_the_action_argument_spec(doc_module, action):
     assert documented_spec(doc_module.DOCUMENTATION) == action.ARGUMENT_SPEC
