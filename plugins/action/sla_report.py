@@ -1,0 +1,137 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of twovalue.sla.sla_report: one customer's SLA report for one period.
+
+Reads the customer's audit trail where the twovalue.sla.audit callback
+writes it, verifies it, and writes the report as HTML, Markdown and JSON.
+Nothing runs on the managed host.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import zoneinfo
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+    CUSTOMER_NAME,
+    AuditError,
+    load_key,
+    trail_path,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
+    ReportError,
+    load_period,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
+    TIERS,
+    SlaConfigError,
+    validate_targets,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
+    DEFAULT_LANGUAGE,
+    EXTENSIONS,
+    LANGUAGES,
+    ReportRenderError,
+    build_report,
+    last_complete_quarter,
+    period_bounds,
+    render_all,
+)
+
+ARGUMENT_SPEC = {
+    "sla": {"type": "dict", "required": True},
+    "report_dir": {"type": "path", "required": True},
+    "period_start": {"type": "str"},
+    "period_end": {"type": "str"},
+    "language": {"type": "str", "default": DEFAULT_LANGUAGE, "choices": list(LANGUAGES)},
+    "audit_dir": {"type": "path"},
+    "key_file": {"type": "path"},
+}
+
+
+def report_period(period_start, period_end, timezone, today=None):
+    """First and last day of the report: as given, or the last complete quarter."""
+    if bool(period_start) != bool(period_end):
+        raise ValueError("give period_start and period_end together, or neither for last quarter")
+    if period_start:
+        return period_start, period_end
+    today = today or datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    first_day, last_day = last_complete_quarter(today)
+    return first_day.isoformat(), last_day.isoformat()
+
+
+def _unchanged(path, text):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read() == text
+    except OSError:
+        return False
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        sla = args["sla"]
+        customer, tier = sla.get("customer"), sla.get("tier")
+        try:
+            if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
+                raise ValueError(
+                    f"sla.customer is {customer!r}; run twovalue.sla.sla_context first"
+                )
+            if tier not in TIERS:
+                raise ValueError(f"sla.tier is {tier!r}; expected one of {', '.join(TIERS)}")
+            targets = validate_targets(sla.get("targets"))
+            first_day, last_day = report_period(
+                args["period_start"], args["period_end"], targets["timezone"]
+            )
+            start, end = period_bounds(first_day, last_day, targets["timezone"])
+            settings = audit_writer.callback_settings()
+            trail = trail_path(args["audit_dir"] or settings["audit_dir"], customer)
+            key = load_key(args["key_file"] or settings["key_file"])
+            period = load_period(trail, start, end, key=key)
+            data = build_report(period, targets, customer, tier)
+            documents = render_all(data, args["language"])
+        except (ValueError, SlaConfigError, ReportError, ReportRenderError, AuditError) as exc:
+            result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
+            return result
+        except AnsibleError as exc:
+            result.update(failed=True, msg=f"SLA report for {customer}: {exc.message}")
+            return result
+
+        base = os.path.join(args["report_dir"], customer, f"sla-report-{data['period']['label']}")
+        paths = {extension: f"{base}.{extension}" for extension in EXTENSIONS}
+        changed = not all(
+            _unchanged(paths[extension], documents[extension]) for extension in EXTENSIONS
+        )
+        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        if changed and not check_mode:
+            try:
+                for extension in EXTENSIONS:
+                    write_text(paths[extension], documents[extension])
+            except OSError as exc:
+                result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
+                return result
+        result.update(
+            changed=changed,
+            paths=paths,
+            period=data["period"],
+            head=data["trail"]["head"],
+            head_seq=data["trail"]["seq"],
+            kpis_met={
+                row["id"] + (f":{row['host']}" if "host" in row else ""): row["met"]
+                for row in data["kpis"]
+            },
+        )
+        return result
