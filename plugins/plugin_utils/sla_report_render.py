@@ -1397,7 +1397,7 @@ pre.hash { white-space: pre-wrap; word-break: break-all; }
   table { font-size: 8.5pt; }
   thead { display: table-header-group; }
   tr, figure, pre { break-inside: avoid; page-break-inside: avoid; }
-  figure svg.chart { max-width: 100%; }
+  figure svg.chart { max-width: 14cm; }
   .badge { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   pre { white-space: pre-wrap; word-break: break-all; }
 }
