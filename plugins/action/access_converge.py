@@ -49,6 +49,7 @@ ARGUMENT_SPEC = {
     "people": {"type": "dict", "required": True},
     "grants": {"type": "list", "elements": "raw", "default": []},
     "revoke": {"type": "list", "elements": "str", "default": []},
+    "readmit": {"type": "list", "elements": "str", "default": []},
     "sla": {"type": "dict", "required": True},
     "approval": {"type": "dict"},
     "approval_file": {"type": "path"},
@@ -56,6 +57,7 @@ ARGUMENT_SPEC = {
     "evidence_dir": {"type": "path", "required": True},
     "now": {"type": "str"},
 }
+
 
 def _now(text):
     if not text:
@@ -83,13 +85,18 @@ class ActionModule(ActionBase):
             now = _now(args["now"])
             people = validate_people(args["people"])
             grants = validate_grants(args["grants"], people)
-            desired = host_access(people, grants, now.date(), revoke=args["revoke"])
+            desired = host_access(
+                people, grants, now.date(), revoke=args["revoke"], readmit=args["readmit"]
+            )
             change_set = grants_change_set(desired)
             approval = args["approval"]
             if args["approval_file"]:
                 approval = load_approval(args["approval_file"])
             allowed, reason, reference = grant_policy(
-                sla["targets"], change_set, approval, now,
+                sla["targets"],
+                change_set,
+                approval,
+                now,
                 {"customer": sla["customer"], "host": host},
             )
         except (RegisterError, PlanError, GateError, ValueError, KeyError) as exc:
@@ -97,22 +104,31 @@ class ActionModule(ActionBase):
             return result
 
         try:
-            writer = DecisionWriter(task_vars, self._templar.template,
-                                    customer=sla["customer"], tier=sla["tier"])
+            writer = DecisionWriter(
+                task_vars, self._templar.template, customer=sla["customer"], tier=sla["tier"]
+            )
             # Recorded before the host is touched: a change the trail cannot hold is not made.
-            writer.append([
-                writer.record(
-                    "access", "planned", self._task.action, check_mode,
-                    item="access register",
-                    reason=f"revoked: {', '.join(desired['revoked_people']) or 'nobody'}; "
-                    f"grants {'allowed' if allowed else 'withheld'}: {reason}",
-                    after=change_set,
-                    approval=reference,
-                )
-            ])
+            writer.append(
+                [
+                    writer.record(
+                        "access",
+                        "planned",
+                        self._task.action,
+                        check_mode,
+                        item="access register",
+                        reason=f"revoked: {', '.join(desired['revoked_people']) or 'nobody'}; "
+                        f"grants {'allowed' if allowed else 'withheld'}: {reason}",
+                        after=change_set,
+                        approval=reference,
+                    )
+                ]
+            )
         except (AuditError, AnsibleError, OSError) as exc:
-            result.update(failed=True, msg=f"host {host}: the access plan could not be recorded, "
-                          f"so nothing is changed: {exc}")
+            result.update(
+                failed=True,
+                msg=f"host {host}: the access plan could not be recorded, "
+                f"so nothing is changed: {exc}",
+            )
             return result
 
         answer = self._execute_module(
@@ -130,32 +146,50 @@ class ActionModule(ActionBase):
         }
         failure = answer.get("msg") if answer.get("failed") or answer.get("unreachable") else None
         try:
-            records = [self._change_record(writer, c, check_mode, reason, reference) for c in changes]
+            records = [
+                self._change_record(writer, c, check_mode, reason, reference) for c in changes
+            ]
             if failure:
-                records.append(writer.record("access", "failed", self._task.action, check_mode,
-                                             item="access register", reason=failure))
+                records.append(
+                    writer.record(
+                        "access",
+                        "failed",
+                        self._task.action,
+                        check_mode,
+                        item="access register",
+                        reason=failure,
+                    )
+                )
             writer.append(records)
-            files = advice_paths(args["advice_dir"], sla["customer"], host, "access",
-                                 has_advice(plan))
+            files = advice_paths(
+                args["advice_dir"], sla["customer"], host, "access", has_advice(plan)
+            )
             if files:
                 review_days = sla["targets"]["access_review_interval_days"]
-                write_text(files[0], advice_markdown(plan, sla["customer"], host, sla["tier"],
-                                                     review_days))
+                write_text(
+                    files[0], advice_markdown(plan, sla["customer"], host, sla["tier"], review_days)
+                )
                 write_text(files[1], advice_json(plan, sla["customer"], host, sla["tier"]))
             evidence = None
             if any(c["applied"] for c in changes) and not check_mode:
                 stamp = re.sub(r"[^0-9T]", "", now.astimezone(datetime.UTC).isoformat()[:19])
-                evidence = os.path.join(args["evidence_dir"], sla["customer"],
-                                        f"{host}-access-{stamp}.json")
-                write_text(evidence, evidence_json(plan, sla["customer"], host, run_id(),
-                                                   now.isoformat()))
+                evidence = os.path.join(
+                    args["evidence_dir"], sla["customer"], f"{host}-access-{stamp}.json"
+                )
+                write_text(
+                    evidence, evidence_json(plan, sla["customer"], host, run_id(), now.isoformat())
+                )
         except (AuditError, AnsibleError, OSError) as exc:
-            result.update(failed=True, changes=changes,
-                          msg=f"host {host}: access changes made but not all recorded: {exc}")
+            result.update(
+                failed=True,
+                changes=changes,
+                msg=f"host {host}: access changes made but not all recorded: {exc}",
+            )
             return result
         if failure:
-            result.update(failed=True, changes=changes,
-                          msg=f"host {host}: access changes stopped: {failure}")
+            result.update(
+                failed=True, changes=changes, msg=f"host {host}: access changes stopped: {failure}"
+            )
             return result
         result.update(
             changed=any(c["applied"] for c in changes),
@@ -163,13 +197,15 @@ class ActionModule(ActionBase):
             revoked_people=desired["revoked_people"],
             advice_files=files,
             evidence_file=evidence,
-            ansible_facts={"sla_access": {
-                "applied": sum(1 for c in changes if c["applied"]),
-                "withheld": sum(1 for c in changes if not c["applied"]),
-                "review": len(desired["review"]),
-                "advice_files": files,
-                "evidence_file": evidence,
-            }},
+            ansible_facts={
+                "sla_access": {
+                    "applied": sum(1 for c in changes if c["applied"]),
+                    "withheld": sum(1 for c in changes if not c["applied"]),
+                    "review": len(desired["review"]),
+                    "advice_files": files,
+                    "evidence_file": evidence,
+                }
+            },
         )
         return result
 
@@ -180,11 +216,17 @@ class ActionModule(ActionBase):
         else:
             decision, why = "applied", grant_reason if granted else REVOCATION_REASON
         return writer.record(
-            "access", decision, self._task.action, check_mode,
+            "access",
+            decision,
+            self._task.action,
+            check_mode,
             item=f"{change['kind']} {change['account']}",
             reason=why,
             after=change["change"],
             approval=reference if granted else None,
-            result={key: change[key] for key in ("person", "keys_removed", "keys_added")
-                    if key in change},
+            result={
+                key: change[key]
+                for key in ("person", "keys_removed", "keys_added")
+                if key in change
+            },
         )

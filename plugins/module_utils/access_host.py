@@ -66,6 +66,32 @@ def line_fingerprint(line):
     return None
 
 
+def still_revoked(desired, revoked):
+    """``desired`` with the accesses of people revoked on this host taken away again."""
+    if not revoked:
+        return desired
+    os_accounts = []
+    for entry in desired["os_accounts"]:
+        holders = [pid for pid in entry["people"] if pid not in revoked]
+        entry = dict(entry)
+        # Rendered keys end with their owner's id (access_register drops the comment).
+        entry["keys"] = [key for key in entry["keys"] if key.rsplit(" ", 1)[-1] not in revoked]
+        if entry["people"] and not holders:
+            entry.update(state="locked", keys=[], sudo=None)
+        os_accounts.append(entry)
+    return dict(
+        desired,
+        os_accounts=os_accounts,
+        db_users=[
+            dict(u, state="absent") if u["person"] in revoked else u for u in desired["db_users"]
+        ],
+        cms_accounts=[
+            dict(c, state="revoked") if c["person"] in revoked else c
+            for c in desired["cms_accounts"]
+        ],
+    )
+
+
 class AccessHost:
     def __init__(self, call, check_mode=False, root="/", owner=os.chown):
         self._call = call
@@ -449,11 +475,18 @@ class AccessHost:
         return (
             list(state.get("os_accounts", [])),
             [tuple(pair) for pair in state.get("db_users", [])],
+            set(state.get("revoked_people", [])),
         )
 
     def converge(self, desired, allow_grants):
         """Apply ``desired`` (host_access's answer); return the list of changes."""
-        managed_os, managed_db = self.managed()
+        managed_os, managed_db, revoked_before = self.managed()
+        # An offboarding holds on the host until the person is readmitted
+        # explicitly: a register not yet updated must not hand access back.
+        revoked = (revoked_before | set(desired["revoked_people"])) - set(
+            desired.get("readmit", [])
+        )
+        desired = still_revoked(desired, revoked)
         accounts = self.passwd()
         wanted_os = list(desired["os_accounts"])
         listed = {entry["account"] for entry in wanted_os}
@@ -481,6 +514,7 @@ class AccessHost:
         self.db_users(desired["db_users"], managed_db, allow_grants)
         self.cms_accounts(desired["cms_accounts"])
         state = {
+            "revoked_people": sorted(revoked),
             "os_accounts": sorted(listed | {a for a in managed_os if a in accounts}),
             "db_users": sorted(
                 {(u["account"], u["db_host"]) for u in desired["db_users"]} | set(managed_db)

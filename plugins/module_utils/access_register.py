@@ -101,7 +101,9 @@ def parse_public_key(line, where):
 def validate_people(people):
     """Normalise ``access_people``: id -> name, organisation, customer, ends, keys."""
     if not isinstance(people, Mapping):
-        raise RegisterError(f"access_people is {people!r}; expected a mapping of person id to person")
+        raise RegisterError(
+            f"access_people is {people!r}; expected a mapping of person id to person"
+        )
     normalised = {}
     owners = {}
     for person_id, raw in sorted(people.items(), key=lambda kv: str(kv[0])):
@@ -126,9 +128,7 @@ def validate_people(people):
                 )
             owners[fingerprint] = person_id
             # The comment is dropped: the rendered file says whose key it is.
-            parsed.append(
-                {"line": f"{key_type} {body} {person_id}", "fingerprint": fingerprint}
-            )
+            parsed.append({"line": f"{key_type} {body} {person_id}", "fingerprint": fingerprint})
         normalised[str(person_id)] = {
             "name": _text(raw.get("name", str(person_id)), f"{where}.name"),
             "organisation": organisation,
@@ -177,7 +177,10 @@ def _grant(raw, index, people):
     }
     if kind == "os_account":
         grant["account"] = _text(
-            raw.get("account"), f"{where}.account", _OS_ACCOUNT, "a Linux user name ([a-z_][a-z0-9_-]*)"
+            raw.get("account"),
+            f"{where}.account",
+            _OS_ACCOUNT,
+            "a Linux user name ([a-z_][a-z0-9_-]*)",
         )
         shared = raw.get("people", [])
         if not isinstance(shared, list):
@@ -202,8 +205,12 @@ def _grant(raw, index, people):
             )
         grant["key"] = ("os_account", grant["account"])
     elif kind == "db_user":
-        grant["account"] = _text(raw.get("account"), f"{where}.account", _DB_ACCOUNT, "a database user name")
-        grant["db_host"] = _text(raw.get("db_host", "localhost"), f"{where}.db_host", _DB_HOST, "a host name")
+        grant["account"] = _text(
+            raw.get("account"), f"{where}.account", _DB_ACCOUNT, "a database user name"
+        )
+        grant["db_host"] = _text(
+            raw.get("db_host", "localhost"), f"{where}.db_host", _DB_HOST, "a host name"
+        )
         privileges = raw.get("privileges", [])
         if not isinstance(privileges, list):
             raise RegisterError(f"{where}.privileges is {privileges!r}; expected a list")
@@ -212,11 +219,20 @@ def _grant(raw, index, people):
         grant["privileges"] = list(privileges)
         grant["site"] = raw.get("site")
         if grant["site"] is not None:
-            _text(grant["site"], f"{where}.site", _SITE, "the CMS site root whose configuration holds this password")
+            _text(
+                grant["site"],
+                f"{where}.site",
+                _SITE,
+                "the CMS site root whose configuration holds this password",
+            )
         grant["key"] = ("db_user", grant["account"], grant["db_host"])
     else:
-        grant["account"] = _text(raw.get("account"), f"{where}.account", _CMS_ACCOUNT, "a CMS user name")
-        grant["site"] = _text(raw.get("site"), f"{where}.site", _SITE, "the CMS site root, e.g. /var/www/wiki")
+        grant["account"] = _text(
+            raw.get("account"), f"{where}.account", _CMS_ACCOUNT, "a CMS user name"
+        )
+        grant["site"] = _text(
+            raw.get("site"), f"{where}.site", _SITE, "the CMS site root, e.g. /var/www/wiki"
+        )
         grant["key"] = ("cms_account", grant["site"], grant["account"])
     if grant["rotate"] and grant["person"] is not None:
         raise RegisterError(
@@ -266,18 +282,18 @@ def describe(grant):
     return f"CMS account {grant['account']} on {grant['site']}"
 
 
-def host_access(people, grants, today, revoke=()):
+def host_access(people, grants, today, revoke=(), readmit=()):
     """What the host must look like, what is revoked, and what the customer should review.
 
     A person is revoked on this host when they are named in ``revoke`` (an
     offboarding run) or their end date has passed. The agency converges only
     the accesses it controls; the others become review items.
     """
-    unknown = sorted(set(revoke) - set(people))
+    unknown = sorted((set(revoke) | set(readmit)) - set(people))
     if unknown:
         raise RegisterError(
-            f"access_revoke names {', '.join(unknown)}, who is not in access_people; "
-            "offboarding needs the person's register entry for their keys"
+            f"access_revoke or access_readmit names {', '.join(unknown)}, who is not in "
+            "access_people; offboarding needs the person's register entry for their keys"
         )
     revoked = {pid for pid, p in people.items() if pid in revoke or is_former(p, today)}
 
@@ -338,6 +354,7 @@ def host_access(people, grants, today, revoke=()):
         "db_users": db_users,
         "cms_accounts": cms_accounts,
         "revoked_people": sorted(revoked),
+        "readmit": sorted(set(readmit) - revoked),
         # Keys of revoked people are taken out of every authorized_keys on the
         # host, not only the files the register renders: a key once copied to
         # root's file by hand is exactly what offboarding misses.

@@ -43,6 +43,13 @@ options:
     type: list
     elements: str
     default: []
+  readmit:
+    description:
+      - Person ids to give access again on hosts where an earlier run revoked them. An offboarding
+        holds on a host until then, even if the register still lists the person.
+    type: list
+    elements: str
+    default: []
   sla:
     description: The host's C(sla) fact from M(twovalue.sla.sla_context) (customer, tier, targets).
     type: dict

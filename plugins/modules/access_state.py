@@ -23,6 +23,8 @@ description:
     dropped with their connections ended when revoked."
   - "MediaWiki accounts of revoked people: groups removed, password hash emptied and the
     account's token renewed so every session ends. Accounts are never created."
+  - People revoked on the host stay revoked (kept in C(/var/lib/twovalue-sla/access.json))
+    until O(desired) lists them under C(readmit), whatever else it says.
   - With O(allow_grants=false) only removals are made; what would be added is reported
     with C(applied=false).
 author:

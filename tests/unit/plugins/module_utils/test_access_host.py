@@ -68,8 +68,11 @@ class FakeHost:
             with open(self._file("/etc/shadow"), "a", encoding="utf-8") as handle:
                 handle.write(f"{account}:!:20000:0:99999:7:::\n")
         elif name == "usermod":
-            self._set(argv[-1], shell=argv[argv.index("--shell") + 1],
-                      expire="1" if "--expiredate" in argv else None)
+            self._set(
+                argv[-1],
+                shell=argv[argv.index("--shell") + 1],
+                expire="1" if "--expiredate" in argv else None,
+            )
         elif name == "chage":
             self._set(argv[-1], expire="")
         elif name == "pgrep":
@@ -99,10 +102,10 @@ def root(tmp_path, monkeypatch):
     (tmp_path / "etc" / "passwd").write_text(
         "root:x:0:0:root:/root:/bin/bash\nbob:x:1002:1002::/home/bob:/bin/bash\n"
     )
-    (tmp_path / "etc" / "shadow").write_text("root:*:20000:0:99999:7:::\nbob:!:20000:0:99999:7:::\n")
-    (tmp_path / "root" / ".ssh" / "authorized_keys").write_text(
-        f"{OTHER}\nfrom=\"10.0.0.1\" {BOB}\n"
+    (tmp_path / "etc" / "shadow").write_text(
+        "root:*:20000:0:99999:7:::\nbob:!:20000:0:99999:7:::\n"
     )
+    (tmp_path / "root" / ".ssh" / "authorized_keys").write_text(f'{OTHER}\nfrom="10.0.0.1" {BOB}\n')
     (tmp_path / "home" / "bob" / ".ssh" / "authorized_keys").write_text(f"{BOB}\n")
     # The scratch root has no mariadb; the fake answers for it.
     monkeypatch.setattr(access_host, "first_existing", lambda candidates: candidates[0])
@@ -112,14 +115,27 @@ def root(tmp_path, monkeypatch):
 def desired(**overrides):
     base = {
         "os_accounts": [
-            {"account": "alice", "state": "present", "keys": [ALICE.rsplit(" ", 1)[0] + " alice"],
-             "sudo": "ALL=(ALL:ALL) NOPASSWD: ALL", "shell": "/bin/bash", "people": ["alice"]},
-            {"account": "bob", "state": "locked", "keys": [], "sudo": None, "shell": "/bin/bash",
-             "people": ["bob"]},
+            {
+                "account": "alice",
+                "state": "present",
+                "keys": [ALICE.rsplit(" ", 1)[0] + " alice"],
+                "sudo": "ALL=(ALL:ALL) NOPASSWD: ALL",
+                "shell": "/bin/bash",
+                "people": ["alice"],
+            },
+            {
+                "account": "bob",
+                "state": "locked",
+                "keys": [],
+                "sudo": None,
+                "shell": "/bin/bash",
+                "people": ["bob"],
+            },
         ],
         "db_users": [],
         "cms_accounts": [],
         "sweep_keys": [{"fingerprint": line_fingerprint(BOB), "person": "bob"}],
+        "revoked_people": ["bob"],
     }
     base.update(overrides)
     return base
@@ -157,8 +173,11 @@ def test_an_account_dropped_from_the_register_is_locked_on_the_next_run(root):
         without_alice, True
     )
     done = {(c["account"], c["change"]) for c in changes}
-    assert {("alice", "locked"), ("alice", "authorized_keys rendered"),
-            ("alice", "sudo rule removed")} <= done
+    assert {
+        ("alice", "locked"),
+        ("alice", "authorized_keys rendered"),
+        ("alice", "sudo rule removed"),
+    } <= done
     assert (root / "home/alice/.ssh/authorized_keys").read_text() == KEYS_HEADER
 
 
@@ -194,10 +213,20 @@ def test_a_sudoers_file_visudo_rejects_is_never_installed(root):
 
 
 def test_a_revoked_database_user_is_dropped_and_disconnected_via_stdin(root):
-    fake = FakeHost(str(root), db_users={("bob", "localhost"), ("wikiuser", "localhost")},
-                    processlist="17\n18\n")
-    users = [{"account": "bob", "db_host": "localhost", "state": "absent",
-              "privileges": [], "person": "bob"}]
+    fake = FakeHost(
+        str(root),
+        db_users={("bob", "localhost"), ("wikiuser", "localhost")},
+        processlist="17\n18\n",
+    )
+    users = [
+        {
+            "account": "bob",
+            "db_host": "localhost",
+            "state": "absent",
+            "privileges": [],
+            "person": "bob",
+        }
+    ]
     changes = AccessHost(fake, root=str(root), owner=_noop_chown).converge(
         desired(db_users=users), True
     )
