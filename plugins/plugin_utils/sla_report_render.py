@@ -953,7 +953,6 @@ def _security_section(data, texts, language, zone, with_charts):
         )
     rows = []
     for entry in updates:
-        seconds = entry["seconds"]
         rows.append(
             (
                 entry["host"],
@@ -962,7 +961,7 @@ def _security_section(data, texts, language, zone, with_charts):
                 entry["applied_version"] or entry["version"],
                 _local(entry["first_seen"], zone),
                 _local(entry["applied"] or entry["resolved"], zone),
-                "" if seconds is None else _duration(seconds, texts, language),
+                _time_to_apply(entry, texts, language),
                 texts["status_" + entry["status"]],
                 _met_cell(entry["within_deadline"], texts)
                 if entry["within_deadline"] is not None
@@ -985,6 +984,16 @@ def _security_section(data, texts, language, zone, with_charts):
         texts["col_addressed_to"],
     )
     return [*blocks, _Table(headers, tuple(rows), "security")]
+
+
+def _time_to_apply(entry, texts, language):
+    seconds = entry["seconds"]
+    if seconds is None:
+        return ""
+    if entry["status"] == "pending":
+        # An age at the period's end is not a measurement; whole minutes read better.
+        seconds = seconds // 60 * 60
+    return _duration(seconds, texts, language)
 
 
 def _periodic_section(data, texts, language, zone, with_charts):
@@ -1200,16 +1209,21 @@ def _shortened(label):
 
 
 def _security_bars(updates, hours, texts):
-    """One bar per group of updates seen and applied together: (label, hours, colour, hatched)."""
+    """One bar per group of updates seen and applied together: (label, hours, colour, hatched).
+
+    A plan records its items microseconds apart, so updates of one host whose
+    bars would read the same (same applied record, same rounded hours) share
+    one bar; the table below the chart still lists each.
+    """
     groups = {}
     for entry in updates:
         if entry["seconds"] is None:
             continue
-        key = (entry["host"], entry["activity"], entry["first_seen"], entry["applied"])
+        key = (entry["host"], entry["activity"], entry["applied"], round(entry["seconds"] / 360))
         groups.setdefault(key, []).append(entry)
     bars = []
-    for (host, _activity, _first_seen, applied), entries in sorted(
-        groups.items(), key=lambda pair: (pair[0][2], pair[0][0], pair[0][3] or "")
+    for (host, _activity, applied, _tenths), entries in sorted(
+        groups.items(), key=lambda pair: (pair[1][0]["first_seen"], pair[0][0])
     ):
         label = f"{host}: {entries[0]['package']}"
         if len(entries) > 1:

@@ -397,3 +397,27 @@ def test_period_days_are_the_customers(trail):
         period_bounds("2026-03-01", "2026-02-01", "Europe/Amsterdam")
     with pytest.raises(ValueError, match="period_start is 'March'; expected a date"):
         period_bounds("March", "2026-02-01", "Europe/Amsterdam")
+
+
+def test_updates_of_one_plan_share_a_bar_though_recorded_microseconds_apart():
+    def pending(package, first_seen, seconds):
+        return {
+            "host": "web1",
+            "activity": "updates",
+            "package": package,
+            "first_seen": first_seen,
+            "applied": None,
+            "seconds": seconds,
+        }
+
+    bars = render._security_bars(
+        [
+            pending("libperl5.36", "2026-11-28T01:08:21.834277Z", 2930000.000001),
+            pending("perl", "2026-11-28T01:08:21.834301Z", 2929999.999977),
+            pending("curl", "2026-11-01T01:00:00Z", 5000000.0),
+        ],
+        24,
+        STRINGS["en"],
+    )
+    assert [label for label, *_rest in bars] == ["web1: curl", "web1: libperl5.36 +1 more"]
+    assert all(hatched for *_rest, hatched in bars)
