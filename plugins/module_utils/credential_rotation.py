@@ -204,7 +204,7 @@ class CredentialRotation:
         """Replace the file and every release's hard-linked copy of it, owner and mode kept."""
         stat = os.stat(path)
         copies = [path]
-        releases = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(path))))
+        releases = os.path.dirname(os.path.dirname(os.path.realpath(path)))
         if stat.st_nlink > 1 and os.path.basename(releases) == "releases":
             for release in sorted(os.listdir(releases)):
                 other = os.path.join(releases, release, os.path.basename(path))
@@ -214,15 +214,23 @@ class CredentialRotation:
                     and os.stat(other).st_ino == stat.st_ino
                 ):
                     copies.append(other)
-        for target in copies:
-            fd, tmp = tempfile.mkstemp(
-                dir=os.path.dirname(os.path.realpath(target)), prefix=".sla-"
-            )
+        # One new inode linked in place of every copy: the releases keep
+        # sharing the file, so a revert finds them all again.
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.realpath(path)), prefix=".sla-")
+        try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.chmod(tmp, stat.st_mode & 0o7777)
             os.chown(tmp, stat.st_uid, stat.st_gid)
-            os.replace(tmp, target)
+            for target in copies[1:]:
+                linked = f"{tmp}.link"
+                os.link(tmp, linked)
+                os.replace(linked, target)
+            os.replace(tmp, os.path.realpath(path))
+        finally:
+            for leftover in (tmp, f"{tmp}.link"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
 
     # -- MediaWiki accounts -------------------------------------------------------
 
