@@ -112,8 +112,12 @@ class AccessHost:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def _write(self, path, text, mode, uid=0, gid=0):
-        """Replace ``path`` atomically with owner and mode set before it appears."""
+    def _write(self, path, text, mode, uid=0, gid=0, check=None):
+        """Replace ``path`` atomically with owner and mode set before it appears.
+
+        ``check(candidate)`` runs on the finished file first; if it raises,
+        the old file stays.
+        """
         target = self._path(path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".sla-")
@@ -122,6 +126,8 @@ class AccessHost:
                 handle.write(text)
             os.chmod(tmp, mode)
             self._chown(tmp, uid, gid)
+            if check is not None:
+                check(tmp)
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
@@ -321,20 +327,14 @@ class AccessHost:
             return
         # visudo checks the candidate before it replaces the file: a broken
         # sudoers would lock every administrator out, the agency included.
-        target = self._path(SUDOERS_FILE)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        fd, candidate = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".sla-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(wanted)
-            os.chmod(candidate, 0o440)
-            self._run(
+        self._write(
+            SUDOERS_FILE,
+            wanted,
+            0o440,
+            check=lambda candidate: self._run(
                 ["visudo", "-c", "-q", "-f", candidate], what="visudo check of the sudo rules"
-            )
-            os.replace(candidate, target)
-        finally:
-            if os.path.exists(candidate):
-                os.unlink(candidate)
+            ),
+        )
 
     # -- database users -------------------------------------------------------
 
