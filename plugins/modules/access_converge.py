@@ -23,6 +23,8 @@ description:
   - Nothing in the register is secret; SSH keys appear in the trail only as fingerprints.
 author:
   - twovalue
+extends_documentation_fragment:
+  - twovalue.sla.sla_decision
 options:
   people:
     description:
@@ -50,18 +52,6 @@ options:
     type: list
     elements: str
     default: []
-  sla:
-    description: The host's C(sla) fact from M(twovalue.sla.sla_context) (customer, tier, targets).
-    type: dict
-    required: true
-  approval:
-    description:
-      - The customer's approval of the grant change set, with C(reference), C(customer),
-        C(change_set), C(approved_by), optional C(hosts) and C(expires).
-    type: dict
-  approval_file:
-    description: A YAML or JSON file holding the approval.
-    type: path
   advice_dir:
     description: Controller directory for the advice documents, one folder per customer.
     type: path
@@ -70,9 +60,6 @@ options:
     description: Controller directory for the evidence files, one folder per customer.
     type: path
     required: true
-  now:
-    description: Decide as if it were this ISO 8601 time with timezone; default is now.
-    type: str
 attributes:
   check_mode:
     support: full

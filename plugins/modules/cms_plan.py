@@ -19,6 +19,7 @@ description:
     writes the advice (Markdown and JSON) on the controller.
   - Runs on the controller only; nothing is executed on the managed host.
 extends_documentation_fragment:
+  - twovalue.sla.sla_decision
   - twovalue.sla.sla_plan
 options:
   catalogue_file:

@@ -20,6 +20,8 @@ description:
   - Records each rotation (planned, then applied or failed) in the audit trail, never the secret.
 author:
   - twovalue
+extends_documentation_fragment:
+  - twovalue.sla.sla_decision
 options:
   people:
     description: The register's people (as for M(twovalue.sla.access_converge)).
@@ -30,10 +32,6 @@ options:
     type: list
     elements: raw
     default: []
-  sla:
-    description: The host's C(sla) fact from M(twovalue.sla.sla_context) (customer, tier, targets).
-    type: dict
-    required: true
   vault_dir:
     description: Controller directory of the vault files, one C(<customer>.vault.yml) per customer.
     type: path
@@ -60,15 +58,6 @@ options:
     type: list
     elements: dict
     default: []
-  approval:
-    description: A Basic customer's approval of the rotation change set.
-    type: dict
-  approval_file:
-    description: A YAML or JSON file holding the approval.
-    type: path
-  now:
-    description: Decide as if it were this ISO 8601 time with timezone; default is now.
-    type: str
 attributes:
   check_mode:
     support: full

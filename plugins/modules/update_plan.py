@@ -18,6 +18,7 @@ description:
     is advised or refused, with the change-set hash a customer approves.
   - Runs on the controller only; nothing is executed on the managed host.
 extends_documentation_fragment:
+  - twovalue.sla.sla_decision
   - twovalue.sla.sla_plan
 options:
   migration_project:
