@@ -11,6 +11,7 @@ roles without a validation task per role and host. No module runs on the host.
 from __future__ import annotations
 
 import copy
+import datetime
 import functools
 import os
 
@@ -18,6 +19,12 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.access_register import (
+    RegisterError,
+    host_access,
+    validate_grants,
+    validate_people,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import CUSTOMER_NAME
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     TIERS,
@@ -32,7 +39,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
 
 _WHERE_TO_FIX = "(set it in the customer's group_vars)"
 # An approval that does not parse must stop the run before any host is touched.
-APPROVAL_FILE_VARS = ("updates_approval_file", "cms_approval_file")
+APPROVAL_FILE_VARS = ("updates_approval_file", "cms_approval_file", "access_approval_file")
 _NOT_SET = object()
 _ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
@@ -75,6 +82,8 @@ class ActionModule(ActionBase):
         checked = ArgumentSpecValidator(copy.deepcopy(spec)).validate(provided)
         for message in checked.error_messages:
             errors.append(f"{message} {_WHERE_TO_FIX}")
+        if "access" in roles and not checked.error_messages:
+            _check_access_register(checked.validated_parameters, errors)
 
         result["changed"] = False
         if errors:
@@ -146,6 +155,21 @@ def _check_approval_file(name, path, errors):
         load_approval(path)
     except PlanError as e:
         errors.append(f"{name}: {e}")
+
+
+def _check_access_register(variables, errors):
+    """The register's content, which an argument spec cannot check: people, duplicates, keys."""
+    try:
+        people = validate_people(variables.get("access_people") or {})
+        host_access(
+            people,
+            validate_grants(variables.get("access_grants") or [], people),
+            datetime.date.today(),
+            revoke=variables.get("access_revoke") or [],
+            readmit=variables.get("access_readmit") or [],
+        )
+    except RegisterError as e:
+        errors.append(f"access register: {e}")
 
 
 def _checked(variable, errors, resolve):

@@ -25,6 +25,8 @@ options:
         against their C(meta/argument_specs.yml) here, so that the roles can be imported
         with C(rolespec_validate=false) and a wrong type still stops the run before any host
         is touched.
+      - With V(access), the access register itself is checked too (unknown people, duplicate
+        accounts, missing C(controlled_by), malformed keys), and C(access_approval_file) parsed.
     type: list
     elements: str
     default: []

@@ -107,3 +107,69 @@ def test_bad_input_stops_the_run_before_any_host(tmp_path, bad_lines, expected):
     assert expected in output
     assert "UNREACHABLE" not in output
     assert "Read the host's maintenance state" not in output
+
+
+def _run_access(tmp_path, hosts_yaml):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(textwrap.dedent(hosts_yaml))
+    env = dict(os.environ, SLA_AUDIT_DIR=str(tmp_path / "audit"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            str(inventory),
+            "playbooks/access.yml",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+ACCESS_FLEET = """
+all:
+  vars:
+    ansible_connection: containers.podman.podman
+    sla_customer: acme
+    sla_tier: pro
+    access_people:
+      alice: {{name: Alice, organisation: agency}}
+  hosts:
+    good-host:
+      ansible_host: twovalue-sla-no-such-container-1
+    bad-host:
+      ansible_host: twovalue-sla-no-such-container-2
+      access_grants:
+{grants}
+"""
+
+
+@pytest.mark.parametrize(
+    ("grants", "expected"),
+    [
+        (
+            "        - {kind: os_account, account: eve, person: eve, controlled_by: agency}",
+            "host bad-host: access register: access_grants[0].person is 'eve', who is not in "
+            "access_people",
+        ),
+        (
+            "        - {kind: os_account, account: alice, person: alice}",
+            "host bad-host: access register: access_grants[0].controlled_by is None",
+        ),
+        (
+            "        - {kind: os_account, account: a, person: alice, controlled_by: agency}\n"
+            "        - {kind: os_account, account: a, person: alice, controlled_by: agency}",
+            "access_grants[1] is the same os_account 'a' as access_grants[0]",
+        ),
+        ("        - just a string", "access_grants"),
+    ],
+)
+def test_a_bad_access_register_stops_the_run_before_any_host(tmp_path, grants, expected):
+    result = _run_access(tmp_path, ACCESS_FLEET.format(grants=grants))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert expected in output
+    assert "UNREACHABLE" not in output
