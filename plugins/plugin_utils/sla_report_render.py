@@ -18,7 +18,6 @@ other file and no network.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import html
 import io
@@ -32,6 +31,17 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
     security_latencies,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import validate_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
+    Cell,
+    Chart,
+    Code,
+    Facts,
+    Heading,
+    Paragraph,
+    Table,
+    html_page,
+    markdown_document,
+)
 
 REPORT_FORMAT = 1
 LANGUAGES = ("en", "nl")
@@ -804,61 +814,18 @@ def _word(texts, table, value):
 # --------------------------------------------------------------------------- outline
 
 
-@dataclasses.dataclass(frozen=True)
-class _Heading:
-    level: int
-    text: str
-    anchor: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Paragraph:
-    text: str
-
-
-@dataclasses.dataclass(frozen=True)
-class _Code:
-    text: str
-    wrap: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class _Cell:
-    text: str
-    # met, not_met or unknown: shown as a badge in HTML, as the word in Markdown.
-    status: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Table:
-    headers: tuple
-    rows: tuple
-    name: str
-
-
-@dataclasses.dataclass(frozen=True)
-class _Facts:
-    pairs: tuple
-
-
-@dataclasses.dataclass(frozen=True)
-class _Chart:
-    svg: str
-    caption: str
-
-
 def _met_cell(met, texts):
     if met is None:
-        return _Cell(texts["met_unknown"], "unknown")
-    return _Cell(texts["met_yes"], "met") if met else _Cell(texts["met_no"], "not_met")
+        return Cell(texts["met_unknown"], "unknown")
+    return Cell(texts["met_yes"], "met") if met else Cell(texts["met_no"], "not_met")
 
 
 def _outline(data, texts, language, with_charts):
     zone = zoneinfo.ZoneInfo(data["period"]["timezone"])
     tier = data["tier"].capitalize()
     blocks = [
-        _Heading(1, f"{texts['title']}: {data['customer']} {data['period']['label']}"),
-        _Facts(
+        Heading(1, f"{texts['title']}: {data['customer']} {data['period']['label']}"),
+        Facts(
             (
                 (texts["customer"], data["customer"]),
                 (texts["tier"], tier),
@@ -870,11 +837,11 @@ def _outline(data, texts, language, with_charts):
                 ),
             )
         ),
-        _Paragraph(texts["intro"].format(customer=data["customer"], tier=tier)),
-        _Paragraph(texts["times_in"].format(timezone=data["period"]["timezone"])),
+        Paragraph(texts["intro"].format(customer=data["customer"], tier=tier)),
+        Paragraph(texts["times_in"].format(timezone=data["period"]["timezone"])),
     ]
     if data["ignored_check_mode"]:
-        blocks.append(_Paragraph(texts["check_mode_note"].format(count=data["ignored_check_mode"])))
+        blocks.append(Paragraph(texts["check_mode_note"].format(count=data["ignored_check_mode"])))
     blocks += _kpi_section(data, texts, language)
     blocks += _security_section(data, texts, language, zone, with_charts)
     blocks += _periodic_section(data, texts, language, zone, with_charts)
@@ -927,8 +894,8 @@ def _kpi_section(data, texts, language):
             measured = texts["none_recorded"]
         rows.append((name, target, measured, _met_cell(row["met"], texts)))
     return [
-        _Heading(2, texts["section_kpis"], "kpis"),
-        _Table(
+        Heading(2, texts["section_kpis"], "kpis"),
+        Table(
             (texts["col_kpi"], texts["col_target"], texts["col_measured"], texts["col_met"]),
             tuple(rows),
             "kpis",
@@ -940,16 +907,14 @@ def _security_section(data, texts, language, zone, with_charts):
     hours = data["targets"]["security_update_deadline_hours"]
     updates = data["security_updates"]
     blocks = [
-        _Heading(2, texts["section_security"], "security"),
-        _Paragraph(texts["security_intro"].format(hours=hours)),
+        Heading(2, texts["section_security"], "security"),
+        Paragraph(texts["security_intro"].format(hours=hours)),
     ]
     if not updates:
-        return [*blocks, _Paragraph(texts["security_none"])]
+        return [*blocks, Paragraph(texts["security_none"])]
     if with_charts and any(entry["seconds"] is not None for entry in updates):
         blocks.append(
-            _Chart(
-                _security_chart(updates, hours, texts, language), texts["chart_security_caption"]
-            )
+            Chart(_security_chart(updates, hours, texts, language), texts["chart_security_caption"])
         )
     rows = []
     for entry in updates:
@@ -965,7 +930,7 @@ def _security_section(data, texts, language, zone, with_charts):
                 texts["status_" + entry["status"]],
                 _met_cell(entry["within_deadline"], texts)
                 if entry["within_deadline"] is not None
-                else _Cell(""),
+                else Cell(""),
                 _word(texts, "addressed_to", entry["addressed_to"])
                 if entry["status"] == "pending"
                 else "",
@@ -983,7 +948,7 @@ def _security_section(data, texts, language, zone, with_charts):
         texts["col_within"],
         texts["col_addressed_to"],
     )
-    return [*blocks, _Table(headers, tuple(rows), "security")]
+    return [*blocks, Table(headers, tuple(rows), "security")]
 
 
 def _time_to_apply(entry, texts, language):
@@ -1000,14 +965,14 @@ def _periodic_section(data, texts, language, zone, with_charts):
     days = data["targets"]["periodic_update_interval_days"]
     hosts = data["periodic_updates"]
     blocks = [
-        _Heading(2, texts["section_periodic"], "periodic"),
-        _Paragraph(texts["periodic_intro"].format(days=days)),
+        Heading(2, texts["section_periodic"], "periodic"),
+        Paragraph(texts["periodic_intro"].format(days=days)),
     ]
     if not hosts:
-        return [*blocks, _Paragraph(texts["periodic_none"])]
+        return [*blocks, Paragraph(texts["periodic_none"])]
     if with_charts:
         blocks.append(
-            _Chart(_periodic_chart(hosts, days, texts, language), texts["chart_periodic_caption"])
+            Chart(_periodic_chart(hosts, days, texts, language), texts["chart_periodic_caption"])
         )
     rows = []
     for host, figures in hosts.items():
@@ -1033,16 +998,16 @@ def _periodic_section(data, texts, language, zone, with_charts):
         texts["col_last_periodic"],
         texts["col_met"],
     )
-    return [*blocks, _Table(headers, tuple(rows), "periodic")]
+    return [*blocks, Table(headers, tuple(rows), "periodic")]
 
 
 def _activities_section(data, texts, zone):
     activities = data["activities"]
     counts = activities["counts"]
     blocks = [
-        _Heading(2, texts["section_activities"], "activities"),
-        _Paragraph(texts["counts_intro"]),
-        _Facts(
+        Heading(2, texts["section_activities"], "activities"),
+        Paragraph(texts["counts_intro"]),
+        Facts(
             (
                 (texts["count_applied"], str(counts["applied"])),
                 (texts["count_advised"], str(counts["advised"])),
@@ -1054,11 +1019,11 @@ def _activities_section(data, texts, zone):
     ]
 
     def section(key, headers, rows, name):
-        blocks.append(_Heading(3, texts[key]))
+        blocks.append(Heading(3, texts[key]))
         if rows:
-            blocks.append(_Table(tuple(texts[h] for h in headers), tuple(rows), name))
+            blocks.append(Table(tuple(texts[h] for h in headers), tuple(rows), name))
         else:
-            blocks.append(_Paragraph(texts["none_recorded"]))
+            blocks.append(Paragraph(texts["none_recorded"]))
 
     def activity(value):
         return _word(texts, "activity", value)
@@ -1149,15 +1114,15 @@ def _yes_no(value, texts):
 
 def _trail_section(data, texts):
     trail = data["trail"]
-    blocks = [_Heading(2, texts["section_trail"], "trail")]
+    blocks = [Heading(2, texts["section_trail"], "trail")]
     if not trail["seq"]:
-        return [*blocks, _Paragraph(texts["trail_empty"])]
+        return [*blocks, Paragraph(texts["trail_empty"])]
     return [
         *blocks,
-        _Paragraph(texts["trail_text"].format(file=trail["file"], seq=trail["seq"])),
-        _Code(trail["head"]),
-        _Paragraph(texts["trail_check"]),
-        _Code(f"python3 sla_audit.py verify {trail['file']} --head {trail['head']}", wrap=False),
+        Paragraph(texts["trail_text"].format(file=trail["file"], seq=trail["seq"])),
+        Code(trail["head"]),
+        Paragraph(texts["trail_check"]),
+        Code(f"python3 sla_audit.py verify {trail['file']} --head {trail['head']}", wrap=False),
     ]
 
 
@@ -1350,182 +1315,19 @@ def _svg(figure, chart_id, title):
     return svg.replace("<svg", f'<svg role="img" aria-label="{label}" class="chart"', 1).strip()
 
 
-# --------------------------------------------------------------------------- HTML
-
-_CSS = """
-:root { color-scheme: light; --ink: #1c1c1c; --muted: #555; --line: #d0d0d0;
-  --met: #1b5e20; --met-bg: #e3f2e5; --not-met: #b71c1c; --not-met-bg: #fde7e7;
-  --unknown: #555; --unknown-bg: #eee; }
-* { box-sizing: border-box; }
-html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
-body { margin: 0; color: var(--ink); background: #fff;
-  font: 16px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; }
-main { max-width: 64rem; margin: 0 auto; padding: 1rem; }
-h1 { font-size: 1.5rem; line-height: 1.25; margin: 0.5rem 0 1rem; }
-h2 { font-size: 1.25rem; margin: 2rem 0 0.75rem; padding-top: 0.5rem;
-  border-top: 1px solid var(--line); }
-h3 { font-size: 1.05rem; margin: 1.5rem 0 0.5rem; }
-p { margin: 0.5rem 0; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem;
-  margin: 0 0 1rem; }
-dl.facts dt { font-weight: 600; }
-dl.facts dd { margin: 0; }
-.table-wrap { overflow-x: auto; -webkit-overflow-scrolling: touch; margin: 0.5rem 0 1rem; }
-table { border-collapse: collapse; width: 100%; font-size: 0.875rem; }
-th, td { text-align: left; vertical-align: top; padding: 0.375rem 0.5rem;
-  border-bottom: 1px solid var(--line); }
-th { background: #f4f4f4; font-weight: 600; }
-table.advised td:last-child, table.migration td:last-child, table.rollbacks td:last-child
-  { min-width: 12rem; }
-.badge { display: inline-block; padding: 0 0.5rem; border-radius: 0.75rem; font-weight: 600;
-  white-space: nowrap; }
-.badge.met { color: var(--met); background: var(--met-bg); }
-.badge.met::before { content: "\\2714\\00a0"; }
-.badge.not_met { color: var(--not-met); background: var(--not-met-bg); }
-.badge.not_met::before { content: "\\2718\\00a0"; }
-.badge.unknown { color: var(--unknown); background: var(--unknown-bg); }
-figure { margin: 1rem 0; }
-figure svg.chart { display: block; width: 100%; height: auto; max-width: 40rem; }
-figcaption { color: var(--muted); font-size: 0.875rem; margin-top: 0.25rem; }
-code { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 0.875rem; }
-pre { background: #f4f4f4; padding: 0.5rem 0.75rem; overflow-x: auto; margin: 0.5rem 0; }
-pre.hash { white-space: pre-wrap; word-break: break-all; }
-@media (max-width: 40rem) {
-  body { font-size: 15px; }
-  main { padding: 0.75rem; }
-  /* A row becomes a card of label: value lines; no sideways scrolling on a phone. */
-  .table-wrap table, .table-wrap tbody, .table-wrap tr, .table-wrap td { display: block; }
-  .table-wrap thead { display: none; }
-  .table-wrap tr { border-bottom: 1px solid var(--line); padding: 0.375rem 0; }
-  .table-wrap td { border: 0; padding: 0.125rem 0; min-width: 0 !important; }
-  .table-wrap td:empty { display: none; }
-  .table-wrap td::before { content: attr(data-label) ": "; font-weight: 600; }
-}
-@media print {
-  @page { size: A4; margin: 15mm 12mm; }
-  body { font-size: 10pt; }
-  main { max-width: none; padding: 0; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  h3 { break-after: avoid; page-break-after: avoid; }
-  .table-wrap { overflow: visible; }
-  table { font-size: 8.5pt; }
-  thead { display: table-header-group; }
-  tr, figure, pre { break-inside: avoid; page-break-inside: avoid; }
-  figure svg.chart { max-width: 14cm; }
-  .badge { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  pre { white-space: pre-wrap; word-break: break-all; }
-}
-""".strip()
-
-
-def _html_text(text):
-    return html.escape(text, quote=True)
-
-
-def _html_cell(cell, tag, label=None):
-    # The label heads the cell when a phone shows the row as a card.
-    opening = f'<{tag} data-label="{_html_text(label)}">' if label else f"<{tag}>"
-    if isinstance(cell, _Cell):
-        content = _html_text(cell.text)
-        if cell.status:
-            content = f'<span class="badge {cell.status}">{content}</span>'
-    else:
-        content = _html_text(str(cell))
-    return f"{opening}{content}</{tag}>"
-
-
-def _html_block(block):
-    if isinstance(block, _Heading):
-        anchor = f' id="{block.anchor}"' if block.anchor else ""
-        return f"<h{block.level}{anchor}>{_html_text(block.text)}</h{block.level}>"
-    if isinstance(block, _Paragraph):
-        return f"<p>{_html_text(block.text)}</p>"
-    if isinstance(block, _Code):
-        css = "hash" if block.wrap else "command"
-        return f'<pre class="{css}"><code>{_html_text(block.text)}</code></pre>'
-    if isinstance(block, _Facts):
-        pairs = "".join(
-            f"<dt>{_html_text(name)}</dt><dd>{_html_text(value)}</dd>"
-            for name, value in block.pairs
-        )
-        return f'<dl class="facts">{pairs}</dl>'
-    if isinstance(block, _Chart):
-        return f"<figure>{block.svg}<figcaption>{_html_text(block.caption)}</figcaption></figure>"
-    if isinstance(block, _Table):
-        head = "".join(_html_cell(header, "th") for header in block.headers)
-        body = "\n".join(
-            "<tr>"
-            + "".join(
-                _html_cell(cell, "td", header)
-                for cell, header in zip(row, block.headers, strict=True)
-            )
-            + "</tr>"
-            for row in block.rows
-        )
-        return (
-            f'<div class="table-wrap"><table class="{block.name}">'
-            f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table></div>"
-        )
-    raise TypeError(f"no HTML for {block!r}")
-
-
 def render_html(data, language=DEFAULT_LANGUAGE):
     """One self-contained page: readable on a phone, and printable through its print styles."""
     texts = _texts(language)
     blocks = _outline(data, texts, language, with_charts=True)
     title = f"{texts['title']}: {data['customer']} {data['period']['label']}"
-    body = "\n".join(_html_block(block) for block in blocks)
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_html_text(title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
-
-
-# --------------------------------------------------------------------------- Markdown
-
-# ">" and "#" only matter at the start of a line, where no cell or sentence starts with them.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<|])")
-
-
-def _markdown_text(text):
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
-
-
-def _markdown_cell(cell):
-    return _markdown_text(cell.text if isinstance(cell, _Cell) else str(cell))
-
-
-def _markdown_block(block):
-    if isinstance(block, _Heading):
-        return f"{'#' * block.level} {_markdown_text(block.text)}"
-    if isinstance(block, _Paragraph):
-        return _markdown_text(block.text)
-    if isinstance(block, _Code):
-        return f"```\n{block.text}\n```"
-    if isinstance(block, _Facts):
-        return "\n".join(
-            f"- **{_markdown_text(name)}**: {_markdown_text(value)}" for name, value in block.pairs
-        )
-    if isinstance(block, _Table):
-        lines = [
-            "| " + " | ".join(_markdown_cell(header) for header in block.headers) + " |",
-            "|" + "---|" * len(block.headers),
-        ]
-        lines += [
-            "| " + " | ".join(_markdown_cell(cell) for cell in row) + " |" for row in block.rows
-        ]
-        return "\n".join(lines)
-    raise TypeError(f"no Markdown for {block!r}")
+    return html_page(title, language, blocks)
 
 
 def render_markdown(data, language=DEFAULT_LANGUAGE):
     """The same report for a docs repository or an e-mail; tables carry the charts' numbers."""
     texts = _texts(language)
     blocks = _outline(data, texts, language, with_charts=False)
-    return "\n\n".join(_markdown_block(block) for block in blocks) + "\n"
+    return markdown_document(blocks)
 
 
 # --------------------------------------------------------------------------- JSON
