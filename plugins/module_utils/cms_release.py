@@ -313,6 +313,9 @@ def record_schema(path, site, version):
 class ReleaseSwitch:
     """One site's switch to one release, with the rollback that undoes it."""
 
+    # Each activity keeps its backups apart under backup_dir.
+    backup_subdir = "cms"
+
     def __init__(
         self,
         run,
@@ -457,7 +460,7 @@ class ReleaseSwitch:
         return [kind.version_check(p["site_url"], version), *(p.get("health_checks") or [])]
 
     def _run_dir(self, p):
-        run_dir = os.path.join(p["backup_dir"], "cms", p["run_id"])
+        run_dir = os.path.join(p["backup_dir"], self.backup_subdir, p["run_id"])
         try:
             os.makedirs(os.path.dirname(run_dir), mode=0o700, exist_ok=True)
             os.mkdir(run_dir, 0o700)
