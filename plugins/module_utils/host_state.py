@@ -151,6 +151,35 @@ def stack_components(installed):
     return components
 
 
+_INI_PRIORITY = re.compile(r"^\d+-")
+
+
+def enabled_modules(components, etc="/etc"):
+    """Apache's enabled modules and PHP's enabled extensions per SAPI, from their directories.
+
+    Debian enables a module with a link in ``mods-enabled`` (Apache) or
+    ``<sapi>/conf.d`` (PHP); listing those directories answers what is
+    loaded without starting Apache or PHP, which keeps the probe one cheap
+    module run. PHP's built-in extensions have no file and are not listed.
+    """
+    if "apache" in components:
+        loads = glob.glob(os.path.join(etc, "apache2", "mods-enabled", "*.load"))
+        components["apache"]["modules"] = sorted(
+            os.path.basename(path)[: -len(".load")] for path in loads
+        )
+    if "php" in components:
+        branch = components["php"]["branches"][-1]
+        per_sapi = {}
+        for conf_d in sorted(glob.glob(os.path.join(etc, "php", branch, "*", "conf.d"))):
+            sapi = os.path.basename(os.path.dirname(conf_d))
+            per_sapi[sapi] = sorted(
+                _INI_PRIORITY.sub("", os.path.basename(path)[: -len(".ini")])
+                for path in glob.glob(os.path.join(conf_d, "*.ini"))
+            )
+        components["php"]["modules"] = per_sapi
+    return components
+
+
 def find_cms_sites(roots, schema_state=SCHEMA_STATE):
     """Find MediaWiki and WordPress installations under the given glob roots.
 
@@ -414,7 +443,7 @@ class HostProbe:
             state["os"] = self.os_facts()
         if "stack" in sections:
             installed = self.installed_packages()
-            state["components"] = stack_components(installed)
+            state["components"] = enabled_modules(stack_components(installed))
             state["package_count"] = len(installed)
         if "cms" in sections:
             state["cms"] = find_cms_sites(cms_roots)

@@ -85,9 +85,14 @@ ansible_facts:
           type: dict
           sample: {id: debian, version_id: "12", codename: bookworm, kernel: 6.1.0-28-amd64}
         components:
-          description: Installed LAMP components with package, Debian and upstream version.
+          description: >-
+            Installed LAMP components with package, Debian and upstream version; Apache's
+            enabled modules (C(modules)) and PHP's enabled extensions per SAPI
+            (C(modules), for example C(apache2) and C(cli)).
           type: dict
-          sample: {apache: {package: apache2, version: 2.4.68-1~deb12u1, upstream: 2.4.68}}
+          sample:
+            apache: {package: apache2, version: 2.4.68-1~deb12u1, upstream: 2.4.68, modules: [php8.2, rewrite]}
+            php: {package: php8.2-common, upstream: 8.2.32, modules: {apache2: [intl, mysqli], cli: [intl, mysqli]}}
         cms:
           description: CMS installations found under O(cms_roots).
           type: list

@@ -15,6 +15,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     apt_lists_age,
     apt_state_key,
     dpkg_lock_state,
+    enabled_modules,
     find_cms_sites,
     parse_apt_simulation,
     parse_dpkg_query,
@@ -738,3 +739,31 @@ def test_apt_state_key_follows_files_in_watched_directories(tmp_path):
     before = apt_state_key([str(watched)])
     (watched / "pin").write_text("Package: *\n")
     assert apt_state_key([str(watched)]) != before
+
+
+def test_enabled_modules_from_debian_link_directories(tmp_path):
+    for name in ("rewrite.load", "php8.2.load", "ssl.conf", "mpm_prefork.load"):
+        path = tmp_path / "apache2" / "mods-enabled" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    for sapi, names in {
+        "apache2": ["20-mysqli.ini", "10-opcache.ini", "20-intl.ini"],
+        "cli": ["20-intl.ini"],
+    }.items():
+        conf_d = tmp_path / "php" / "8.2" / sapi / "conf.d"
+        conf_d.mkdir(parents=True)
+        for name in names:
+            (conf_d / name).write_text("")
+    components = stack_components(parse_dpkg_query(DPKG_QUERY))
+
+    enabled = enabled_modules(components, etc=str(tmp_path))
+
+    assert enabled["apache"]["modules"] == ["mpm_prefork", "php8.2", "rewrite"]
+    assert enabled["php"]["modules"] == {"apache2": ["intl", "mysqli", "opcache"], "cli": ["intl"]}
+
+
+def test_enabled_modules_without_the_directories(tmp_path):
+    components = stack_components(parse_dpkg_query(DPKG_QUERY))
+    enabled = enabled_modules(components, etc=str(tmp_path))
+    assert enabled["apache"]["modules"] == []
+    assert enabled["php"]["modules"] == {}
