@@ -11,12 +11,14 @@ import yaml
 from ansible_collections.twovalue.sla.plugins.action import access_converge as access_action
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
 from ansible_collections.twovalue.sla.plugins.action import credential_rotate as rotate_action
+from ansible_collections.twovalue.sla.plugins.action import deploy as deploy_action
 from ansible_collections.twovalue.sla.plugins.action import update_plan as update_plan_action
 from ansible_collections.twovalue.sla.plugins.modules import (
     access_converge,
     cms_plan,
     cms_release,
     credential_rotate,
+    deploy,
     update_plan,
 )
 from fake_module import Exited, FakeModule, documented_spec, without_required_if
@@ -29,6 +31,7 @@ from fake_module import Exited, FakeModule, documented_spec, without_required_if
         (cms_plan, cms_plan_action),
         (access_converge, access_action),
         (credential_rotate, rotate_action),
+        (deploy, deploy_action),
     ],
 )
 def test_planner_documentation_equals_the_action_argument_spec(doc_module, action):

@@ -1,0 +1,182 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of twovalue.sla.deploy: promotion gate, trail, upload, one host module run."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+    UNASSIGNED_CUSTOMER,
+    AuditError,
+    trail_path,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
+    DecisionWriter,
+    callback_settings,
+    run_id,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
+    DeployPlanError,
+    decide_deploy,
+    pack_directory,
+    staging_passes,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
+    PlanError,
+    load_approval,
+)
+
+ARGUMENT_SPEC = {
+    "artifact": {"type": "path", "required": True},
+    "sha256": {"type": "str"},
+    "version": {"type": "str", "required": True},
+    "release": {"type": "str"},
+    "site_root": {"type": "path", "required": True},
+    "site_url": {"type": "str", "required": True},
+    "version_marker": {"type": "str", "default": "sla-version.txt"},
+    "shared_paths": {"type": "list", "elements": "str", "default": []},
+    "schema": {"type": "str", "choices": ["mediawiki", "wordpress"]},
+    "database": {"type": "str"},
+    "keep_releases": {"type": "int", "default": 3},
+    "retry_failed": {"type": "bool", "default": False},
+    "health_checks": {"type": "list", "elements": "dict", "default": []},
+    "override": {"type": "dict"},
+    "sla": {"type": "dict", "required": True},
+    "approval": {"type": "dict"},
+    "approval_file": {"type": "path"},
+    "now": {"type": "str"},
+}
+
+_HOST_OPTIONS = (
+    "version",
+    "site_root",
+    "site_url",
+    "version_marker",
+    "shared_paths",
+    "schema",
+    "database",
+    "keep_releases",
+    "retry_failed",
+    "health_checks",
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = task_vars.get("inventory_hostname")
+        sla = args["sla"]
+        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        environment = self._templar.template(task_vars.get("sla_environment"))
+        with tempfile.TemporaryDirectory(prefix="sla-deploy-") as scratch:
+            try:
+                artifact, sha256 = self._artifact(args, scratch)
+                now = (
+                    datetime.datetime.fromisoformat(args["now"])
+                    if args["now"]
+                    else datetime.datetime.now(datetime.UTC)
+                )
+                approval = args["approval"]
+                if args["approval_file"]:
+                    approval = load_approval(args["approval_file"])
+                trail = trail_path(
+                    callback_settings()["audit_dir"], sla["customer"] or UNASSIGNED_CUSTOMER
+                )
+                allowed, reason, reference = decide_deploy(
+                    environment, sla["targets"], sha256, host, staging_passes(trail, sha256),
+                    args["override"], approval, now, sla["customer"],
+                )  # fmt: skip
+            except (DeployPlanError, PlanError, GateError, OSError, ValueError, KeyError) as exc:
+                result.update(failed=True, msg=f"host {host}: cannot deploy: {exc}")
+                return result
+            release = args["release"] or args["version"]
+            facts = {"sha256": sha256, "release": release, "version": args["version"],
+                     "environment": environment}  # fmt: skip
+            try:
+                writer = DecisionWriter(task_vars, self._templar.template,
+                                        customer=sla["customer"], tier=sla["tier"])  # fmt: skip
+                writer.append([
+                    writer.record(
+                        "deploy", "approved" if allowed else "refused", self._task.action,
+                        check_mode, item=f"release {release}", reason=reason, after=sha256,
+                        approval=reference,
+                        result=dict(facts, override=bool(args["override"])),
+                    )
+                ])  # fmt: skip
+            except (AuditError, AnsibleError, OSError) as exc:
+                result.update(failed=True, msg=f"host {host}: the deploy could not be recorded, "
+                              f"so nothing is deployed: {exc}")  # fmt: skip
+                return result
+            if not allowed:
+                result.update(failed=True, refused=True, sha256=sha256,
+                              msg=f"host {host}: deploy of {release} refused: {reason}")  # fmt: skip
+                return result
+            answer = self._on_host(args, artifact, sha256, release)
+        ok = not answer.get("failed") and not answer.get("unreachable")
+        try:
+            writer.append([
+                writer.record(
+                    "deploy", "applied" if ok else "failed", self._task.action, check_mode,
+                    item=f"release {release}", reason=answer.get("msg"), after=sha256,
+                    before=answer.get("previous"), approval=reference,
+                    result=dict(facts, healthy=ok and not check_mode,
+                                steps=answer.get("steps", []),
+                                failed_release=answer.get("failed_release")),
+                )
+            ])  # fmt: skip
+        except (AuditError, AnsibleError, OSError) as exc:
+            answer.update(failed=True, msg=f"{answer.get('msg')}; not recorded: {exc}")
+        for key in ("invocation", "_ansible_no_log"):
+            answer.pop(key, None)
+        result.update(answer)
+        result.update(sha256=sha256, release=release, promotion=reason)
+        return result
+
+    def _artifact(self, args, scratch):
+        """The artifact as a tar.gz on the controller and its SHA-256, checked if given."""
+        path = args["artifact"]
+        if os.path.isdir(path):
+            packed = os.path.join(scratch, f"{os.path.basename(os.path.normpath(path))}.tar.gz")
+            pack_directory(path, packed)
+            path = packed
+        elif not os.path.isfile(path):
+            raise DeployPlanError(f"artifact {path} does not exist on the controller")
+        actual = sha256_of(path)
+        if args["sha256"] and args["sha256"].lower() != actual:
+            raise DeployPlanError(
+                f"artifact {os.path.basename(path)} has SHA-256 {actual}, not {args['sha256']}"
+            )
+        return path, actual
+
+    def _on_host(self, args, artifact, sha256, release):
+        module_args = {key: args[key] for key in _HOST_OPTIONS}
+        # Unique per deploy, also for two deploys in one run: it names the backup directory.
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        module_args.update(sha256=sha256, release=release, run_id=f"{run_id()}-{stamp}")
+        if self._task.check_mode or self._play_context.check_mode:
+            module_args["artifact"] = "/nonexistent/not-uploaded-in-check-mode.tar.gz"
+            return self._execute_module("twovalue.sla.deploy_release", module_args=module_args)
+        tmp = self._connection._shell.tmpdir or self._make_tmp_path()
+        try:
+            remote = self._connection._shell.join_path(tmp, "artifact.tar.gz")
+            self._transfer_file(artifact, remote)
+            self._fixup_perms2((tmp, remote))
+            module_args["artifact"] = remote
+            return self._execute_module(
+                "twovalue.sla.deploy_release", module_args=module_args, delete_remote_tmp=False
+            )
+        finally:
+            self._remove_tmp_path(tmp)
