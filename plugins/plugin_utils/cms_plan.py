@@ -41,11 +41,11 @@ def _date(value, where):
         raise CmsPlanError(f"{where} is {value!r}; expected a date YYYY-MM-DD") from exc
 
 
-def _branch_entry(kind, raw, where):
+def _branch_entry(scheme, raw, where):
     if not isinstance(raw, dict):
         raise CmsPlanError(f"{where} is {raw!r}; expected a mapping")
     try:
-        branch = branch_of(kind, str(raw["branch"]))
+        branch = branch_of(scheme, str(raw["branch"]))
     except (KeyError, VersionError) as exc:
         raise CmsPlanError(f"{where}.branch: {exc}") from exc
     entry = {
@@ -58,27 +58,46 @@ def _branch_entry(kind, raw, where):
     }
     if entry["latest"] is not None:
         try:
-            if branch_of(kind, str(entry["latest"])) != branch:
+            if branch_of(scheme, str(entry["latest"])) != branch:
                 raise CmsPlanError(f"{where}.latest {entry['latest']} is not on branch {branch}")
         except VersionError as exc:
             raise CmsPlanError(f"{where}.latest: {exc}") from exc
+    # A distribution's release carries a name, extended (LTS) support and the
+    # branches it packages; a CMS branch has none of these.
+    if "codename" in raw:
+        entry["codename"] = str(raw["codename"])
+    if "extended_until" in raw:
+        entry["extended_until"] = _date(raw["extended_until"], f"{where}.extended_until")
+    if "ships" in raw:
+        ships = raw["ships"]
+        if not isinstance(ships, dict) or not all(
+            isinstance(name, str) and isinstance(version, str) for name, version in ships.items()
+        ):
+            raise CmsPlanError(f"{where}.ships is {ships!r}; expected product: branch pairs")
+        entry["ships"] = dict(ships)
     return entry
 
 
-def validate_catalogue(document, origin="the release catalogue"):
-    """Check a catalogue document and return it with dates parsed."""
+def validate_catalogue(document, origin="the release catalogue", kinds=KINDS):
+    """Check a catalogue document and return it with dates parsed.
+
+    ``kinds`` are the products it must hold; a product's ``scheme`` names
+    its version scheme when that differs from the product's name.
+    """
     if not isinstance(document, dict) or document.get("format") != _CATALOGUE_FORMAT:
         raise CmsPlanError(f"{origin} is not a format {_CATALOGUE_FORMAT} release catalogue")
     products = {}
-    for kind in KINDS:
+    for kind in kinds:
         product = document.get("products", {}).get(kind)
         if not isinstance(product, dict) or not isinstance(product.get("branches"), list):
             raise CmsPlanError(f"{origin} has no branch list for {kind}")
+        scheme = product.get("scheme", kind)
         branches = [
-            _branch_entry(kind, raw, f"{origin}: {kind}.branches[{index}]")
+            _branch_entry(scheme, raw, f"{origin}: {kind}.branches[{index}]")
             for index, raw in enumerate(product["branches"])
         ]
         products[kind] = {
+            "scheme": scheme,
             "policy": product.get("policy", ""),
             "sources": list(product.get("sources", [])),
             "branches": {entry["branch"]: entry for entry in branches},
