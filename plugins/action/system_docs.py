@@ -1,0 +1,207 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of twovalue.sla.system_docs: a customer's documentation and migration advice.
+
+Reads every documented host's probed state (``sla_state``) and access
+register from the inventory, the customer's verified audit trail and the
+release catalogues, and writes the documents on the controller. Nothing
+runs on the managed host.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import zoneinfo
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+    CUSTOMER_NAME,
+    AuditError,
+    load_key,
+    trail_path,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
+    ReportError,
+    load_period,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import TIERS
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
+    KINDS as CMS_KINDS,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
+    CmsPlanError,
+    validate_catalogue,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_LANGUAGE,
+    DOCUMENTS,
+    EXTENSIONS,
+    LANGUAGES,
+    STACK_PRODUCTS,
+    DocsError,
+    build_docs,
+    render_documents,
+)
+
+_ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+STACK_CATALOGUE = os.path.join(_ROLES_DIR, "updates", "files", "release_catalogue.json")
+CMS_CATALOGUE = os.path.join(_ROLES_DIR, "cms", "files", "release_catalogue.json")
+# The whole trail, as far as any trail can reach.
+_TRAIL_START = "1970-01-01T00:00:00Z"
+_TRAIL_END = "9999-12-31T00:00:00Z"
+
+ARGUMENT_SPEC = {
+    "sla": {"type": "dict", "required": True},
+    "docs_dir": {"type": "path", "required": True},
+    "hosts": {"type": "list", "elements": "str"},
+    "horizon_days": {"type": "int", "default": DEFAULT_HORIZON_DAYS},
+    "language": {"type": "str", "default": DEFAULT_LANGUAGE, "choices": list(LANGUAGES)},
+    "stack_catalogue": {"type": "path"},
+    "cms_catalogue": {"type": "path"},
+    "audit_dir": {"type": "path"},
+    "key_file": {"type": "path"},
+    "today": {"type": "str"},
+}
+
+
+def load_catalogue_file(path, products):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise DocsError(f"release catalogue {path} cannot be read: {exc}") from exc
+    try:
+        return validate_catalogue(document, os.path.basename(path), kinds=products)
+    except CmsPlanError as exc:
+        raise DocsError(str(exc)) from exc
+
+
+def trail_records(path, key):
+    """The verified trail's decision records, or none when the customer has no trail yet."""
+    if not os.path.exists(path):
+        return [], None
+    period = load_period(path, _TRAIL_START, _TRAIL_END, key=key)
+    return period["records"], os.path.basename(path)
+
+
+def _unchanged(path, text):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read() == text
+    except OSError:
+        return False
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def _customer_hosts(self, customer, names, task_vars):
+        hostvars = task_vars.get("hostvars", {})
+        if names is None:
+            names = [
+                name
+                for name in task_vars.get("ansible_play_hosts", [])
+                if hostvars[name].get("sla_customer") == customer
+            ]
+        hosts = []
+        for name in names:
+            if name not in hostvars:
+                raise DocsError(f"hosts names {name!r}, which is not in the inventory")
+            variables = hostvars[name]
+            facts = variables.get("ansible_facts") or {}
+            hosts.append(
+                {
+                    "name": name,
+                    "environment": variables.get("sla_environment"),
+                    "state": facts.get("sla_state"),
+                    "grants": variables.get("access_grants"),
+                    "control": (facts.get("sla") or {}).get("control"),
+                }
+            )
+        return hosts
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        sla = args["sla"]
+        customer, tier = sla.get("customer"), sla.get("tier")
+        try:
+            if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
+                raise DocsError(f"sla.customer is {customer!r}; run twovalue.sla.sla_context first")
+            if tier not in TIERS:
+                raise DocsError(f"sla.tier is {tier!r}; expected one of {', '.join(TIERS)}")
+            if args["today"]:
+                today = datetime.date.fromisoformat(args["today"])
+            else:
+                timezone = (sla.get("targets") or {}).get("timezone", "UTC")
+                today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+            stack = load_catalogue_file(args["stack_catalogue"] or STACK_CATALOGUE, STACK_PRODUCTS)
+            cms = load_catalogue_file(args["cms_catalogue"] or CMS_CATALOGUE, CMS_KINDS)
+            settings = audit_writer.callback_settings()
+            trail = trail_path(args["audit_dir"] or settings["audit_dir"], customer)
+            records, trail_file = trail_records(
+                trail, load_key(args["key_file"] or settings["key_file"])
+            )
+            hosts = self._customer_hosts(customer, args["hosts"], task_vars)
+            data = build_docs(
+                customer,
+                tier,
+                hosts,
+                stack,
+                cms,
+                today,
+                records=records,
+                people=task_vars.get("access_people"),
+                horizon_days=args["horizon_days"],
+                trail_file=trail_file,
+            )
+            documents = render_documents(data, args["language"])
+        except (ValueError, DocsError, ReportError, AuditError) as exc:
+            result.update(failed=True, msg=f"system documentation for {customer}: {exc}")
+            return result
+        except AnsibleError as exc:
+            result.update(failed=True, msg=f"system documentation for {customer}: {exc.message}")
+            return result
+
+        folder = os.path.join(args["docs_dir"], customer)
+        paths = {
+            name: {ext: os.path.join(folder, f"{name}.{ext}") for ext in EXTENSIONS}
+            for name in DOCUMENTS
+        }
+        stale = [
+            (paths[name][ext], documents[name][ext])
+            for name in DOCUMENTS
+            for ext in EXTENSIONS
+            if not _unchanged(paths[name][ext], documents[name][ext])
+        ]
+        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        if stale and not check_mode:
+            try:
+                for path, text in stale:
+                    write_text(path, text)
+            except OSError as exc:
+                result.update(failed=True, msg=f"system documentation for {customer}: {exc}")
+                return result
+        result.update(
+            changed=bool(stale),
+            paths=paths,
+            hosts=[host["name"] for host in data["hosts"]],
+            advice=[
+                {
+                    key: item[key]
+                    for key in ("host", "component", "installed", "state", "eol", "extended_until")
+                }
+                for item in data["advice"]
+            ],
+        )
+        return result
