@@ -12,6 +12,7 @@ from ansible_collections.twovalue.sla.plugins.action import access_converge as a
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
 from ansible_collections.twovalue.sla.plugins.action import credential_rotate as rotate_action
 from ansible_collections.twovalue.sla.plugins.action import deploy as deploy_action
+from ansible_collections.twovalue.sla.plugins.action import system_docs as system_docs_action
 from ansible_collections.twovalue.sla.plugins.action import update_plan as update_plan_action
 from ansible_collections.twovalue.sla.plugins.modules import (
     access_converge,
@@ -19,6 +20,7 @@ from ansible_collections.twovalue.sla.plugins.modules import (
     cms_release,
     credential_rotate,
     deploy,
+    system_docs,
     update_plan,
 )
 from fake_module import Exited, FakeModule, documented_spec, without_required_if
@@ -32,6 +34,7 @@ from fake_module import Exited, FakeModule, documented_spec, without_required_if
         (access_converge, access_action),
         (credential_rotate, rotate_action),
         (deploy, deploy_action),
+        (system_docs, system_docs_action),
     ],
 )
 def test_planner_documentation_equals_the_action_argument_spec(doc_module, action):
