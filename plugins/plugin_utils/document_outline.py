@@ -114,6 +114,9 @@ pre.hash { white-space: pre-wrap; word-break: break-all; }
   .table-wrap td { border: 0; padding: 0.125rem 0; min-width: 0 !important; }
   .table-wrap td:empty { display: none; }
   .table-wrap td::before { content: attr(data-label) ": "; font-weight: 600; }
+  /* Fingerprints, package versions and addresses are long words: break them, not the page. */
+  dl.facts { grid-template-columns: minmax(0, 40%) minmax(0, 1fr); }
+  dl.facts dt, dl.facts dd, .table-wrap td { overflow-wrap: anywhere; }
 }
 @media print {
   @page { size: A4; margin: 15mm 12mm; }
