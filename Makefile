@@ -10,7 +10,7 @@ SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule
 .PHONY: help setup images demo demo-down test lint unit collection molecule bench-smoke build clean
 
 help:
-	@echo "make demo      set up and run the SLA maintenance job on the demo fleet"
+	@echo "make demo      set up and run the SLA maintenance job on the demo fleet, then write its docs and reports"
 	@echo "make test      set up and run lint, unit and molecule tests"
 	@echo "make demo-down stop the demo fleet"
 	@echo "make build     build the collection tarball"
@@ -21,9 +21,15 @@ setup:
 images: setup
 	@bash scripts/build-images.sh
 
+# The demo ends with each customer's documentation and SLA report. A fresh
+# fleet has no complete quarter behind it, so its report covers the quarter to date.
 demo: images
 	@bash scripts/demo-fleet.sh up
 	@$(ACTIVATE) ansible-playbook playbooks/maintenance.yml
+	@$(ACTIVATE) ansible-playbook playbooks/docs.yml
+	@$(ACTIVATE) ansible-playbook playbooks/sla_report.yml \
+	  -e sla_report_period_start=$$(bash scripts/demo-fleet.sh quarter-start) \
+	  -e sla_report_period_end=$$(date +%F)
 
 demo-down:
 	@bash scripts/demo-fleet.sh down

@@ -40,8 +40,16 @@ down() {
   podman network rm "$NETWORK" >/dev/null 2>&1 || true
 }
 
+# First day of the calendar quarter today is in: the demo's report period starts there.
+quarter_start() {
+  local month
+  month=$(date +%-m)
+  printf '%s-%02d-01\n' "$(date +%Y)" $(( (month - 1) / 3 * 3 + 1 ))
+}
+
 case "${1:-up}" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 [up|down]" >&2; exit 2 ;;
+  quarter-start) quarter_start ;;
+  *) echo "usage: $0 [up|down|quarter-start]" >&2; exit 2 ;;
 esac
