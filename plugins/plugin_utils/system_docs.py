@@ -838,11 +838,17 @@ def _host_blocks(host, texts, data):
                 ),
             )
         )
-    blocks = [
-        Heading(2, texts["section_host"].format(host=name), f"host-{name}"),
-        Facts(tuple(facts)),
-    ]
-    blocks.append(Heading(3, texts["sub_stack"]))
+    return (
+        [Heading(2, texts["section_host"].format(host=name), f"host-{name}"), Facts(tuple(facts))]
+        + _stack_blocks(host, texts)
+        + _site_blocks(host, texts)
+        + _backup_blocks(host, texts)
+        + _access_blocks(host, texts, data)
+    )
+
+
+def _stack_blocks(host, texts):
+    blocks = [Heading(3, texts["sub_stack"])]
     rows = []
     for component in host["stack"]:
         version = component["version"]
@@ -888,7 +894,11 @@ def _host_blocks(host, texts, data):
                 )
     if modules:
         blocks += [Heading(3, texts["sub_modules"]), Facts(tuple(modules))]
-    blocks.append(Heading(3, texts["sub_sites"]))
+    return blocks
+
+
+def _site_blocks(host, texts):
+    blocks = [Heading(3, texts["sub_sites"])]
     if not host["sites"]:
         blocks.append(Paragraph(texts["sites_none"]))
     else:
@@ -937,8 +947,12 @@ def _host_blocks(host, texts, data):
                 ),
                 Facts(pairs),
             ]
+    return blocks
+
+
+def _backup_blocks(host, texts):
     backups = host["backups"]
-    blocks += [
+    return [
         Heading(3, texts["sub_backups"]),
         Facts(
             (
@@ -962,8 +976,11 @@ def _host_blocks(host, texts, data):
                 ),
             )
         ),
-        Heading(3, texts["sub_access"]),
     ]
+
+
+def _access_blocks(host, texts, data):
+    blocks = [Heading(3, texts["sub_access"])]
     if not host["access"]:
         blocks.append(Paragraph(texts["access_none"]))
         return blocks
