@@ -12,11 +12,16 @@ if tar -tzf "$tarball" | grep -E "^(molecule|tests|inventories/demo|benchmarks|s
   echo "the tarball carries test or demo content" >&2
   exit 1
 fi
+# The documentation's default release catalogues are read from the installed roles.
+contents=$(tar -tzf "$tarball")
+for catalogue in roles/cms/files/release_catalogue.json roles/updates/files/release_catalogue.json; do
+  grep -qx "$catalogue" <<<"$contents" || { echo "the tarball lacks $catalogue" >&2; exit 1; }
+done
 ansible-galaxy collection install --offline --force -p "$work/installed" "$tarball" >/dev/null 2>&1
 export ANSIBLE_COLLECTIONS_PATH="$work/installed"
 installed=$(ansible-doc -t filter twovalue.sla.sla_gate 2>&1)
 case "$installed" in *"$work/installed"*) ;; *) echo "sla_gate not loaded from the installed tarball" >&2; exit 1 ;; esac
-for module in host_probe apt_apply sla_context update_plan audit_event; do
+for module in host_probe apt_apply sla_context update_plan audit_event system_docs; do
   ansible-doc -t module "twovalue.sla.$module" >/dev/null
 done
 ansible-doc -t callback twovalue.sla.audit >/dev/null
