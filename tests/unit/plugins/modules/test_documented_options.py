@@ -12,6 +12,7 @@ from ansible_collections.twovalue.sla.plugins.action import access_converge as a
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
 from ansible_collections.twovalue.sla.plugins.action import credential_rotate as rotate_action
 from ansible_collections.twovalue.sla.plugins.action import deploy as deploy_action
+from ansible_collections.twovalue.sla.plugins.action import drift_report as drift_action
 from ansible_collections.twovalue.sla.plugins.action import system_docs as system_docs_action
 from ansible_collections.twovalue.sla.plugins.action import update_plan as update_plan_action
 from ansible_collections.twovalue.sla.plugins.modules import (
