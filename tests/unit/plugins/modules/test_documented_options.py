@@ -21,6 +21,7 @@ from ansible_collections.twovalue.sla.plugins.modules import (
     cms_release,
     credential_rotate,
     deploy,
+    drift_report,
     system_docs,
     update_plan,
 )
@@ -35,6 +36,7 @@ from fake_module import Exited, FakeModule, documented_spec, without_required_if
         (access_converge, access_action),
         (credential_rotate, rotate_action),
         (deploy, deploy_action),
+        (drift_report, drift_action),
         (system_docs, system_docs_action),
     ],
 )
