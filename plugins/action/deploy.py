@@ -169,14 +169,15 @@ class ActionModule(ActionBase):
         if self._task.check_mode or self._play_context.check_mode:
             module_args["artifact"] = "/nonexistent/not-uploaded-in-check-mode.tar.gz"
             return self._execute_module("twovalue.sla.deploy_release", module_args=module_args)
+        # Whoever made the remote tmpdir removes it: here, unless the task already had one.
+        owned = self._connection._shell.tmpdir is None
         tmp = self._connection._shell.tmpdir or self._make_tmp_path()
         try:
             remote = self._connection._shell.join_path(tmp, "artifact.tar.gz")
             self._transfer_file(artifact, remote)
             self._fixup_perms2((tmp, remote))
             module_args["artifact"] = remote
-            return self._execute_module(
-                "twovalue.sla.deploy_release", module_args=module_args, delete_remote_tmp=False
-            )
+            return self._execute_module("twovalue.sla.deploy_release", module_args=module_args)
         finally:
-            self._remove_tmp_path(tmp)
+            if owned:
+                self._remove_tmp_path(tmp)
