@@ -67,6 +67,11 @@ _HOST_OPTIONS = (
 )
 
 
+# A dry run applies nothing, so it records what it would do, never "applied".
+_OUTCOME = {(True, False): "applied", (True, True): "planned", (False, False): "failed",
+            (False, True): "failed"}  # fmt: skip
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
     _supports_check_mode = True
@@ -129,7 +134,7 @@ class ActionModule(ActionBase):
         try:
             writer.append([
                 writer.record(
-                    "deploy", "applied" if ok else "failed", self._task.action, check_mode,
+                    "deploy", _OUTCOME[(ok, check_mode)], self._task.action, check_mode,
                     item=f"release {release}", reason=answer.get("msg"), after=sha256,
                     before=answer.get("previous"), approval=reference,
                     result=dict(facts, healthy=ok and not check_mode,

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import (
     mediawiki_settings,
@@ -137,7 +138,8 @@ def site_identity(site_root, kind):
 
 
 def host_identity(root="/"):
-    identity = {}
+    # machine-id alone is not enough: cloned VMs and containers from one image share it.
+    identity = {"hostname": socket.gethostname()}
     for key, path in (("machine_id", "/etc/machine-id"), ("environment", ENVIRONMENT_MARKER)):
         try:
             with open(os.path.join(root, path.lstrip("/")), encoding="utf-8") as handle:
@@ -193,7 +195,8 @@ class Refresh:
         """Why this host must not be overwritten with production's data, if it must not."""
         if target.get("environment") == "production":
             return f"{ENVIRONMENT_MARKER} on this host says production"
-        if source.get("machine_id") and source.get("machine_id") == target.get("machine_id"):
+        same = ("machine_id", "hostname")
+        if all(source.get(k) and source.get(k) == target.get(k) for k in same):
             return "this is the same machine as the production source"
         if source.get("url") and source.get("url") == target.get("url"):
             return f"this site answers at production's URL {source['url']}"

@@ -52,7 +52,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 identity:
-  description: C(machine_id), C(environment), C(url), C(database) and C(prefix) of the source.
+  description: C(machine_id), C(hostname), C(environment), C(url), C(database) and C(prefix) of the source.
   returned: always
   type: dict
 dump:

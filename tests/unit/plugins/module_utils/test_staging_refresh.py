@@ -67,7 +67,12 @@ def test_bad_rules_are_named(rules, message):
     ("target", "reason"),
     [
         ({"environment": "production", "machine_id": "b", "url": "https://s"}, "says production"),
-        ({"environment": None, "machine_id": "a", "url": "https://s"}, "same machine"),
+        (
+            {"environment": None, "machine_id": "a", "hostname": "h", "url": "https://s"},
+            "same machine",
+        ),
+        # One image, two containers: the same machine-id on another host.
+        ({"environment": None, "machine_id": "a", "hostname": "h2", "url": "https://s"}, None),
         (
             {"environment": None, "machine_id": "b", "url": "https://p"},
             "production's URL https://p",
@@ -76,6 +81,6 @@ def test_bad_rules_are_named(rules, message):
     ],
 )
 def test_the_host_itself_says_whether_it_may_be_overwritten(target, reason):
-    source = {"machine_id": "a", "url": "https://p"}
+    source = {"machine_id": "a", "hostname": "h", "url": "https://p"}
     found = Refresh(None).guard(source, target)
     assert (found is None) if reason is None else (reason in found)
