@@ -32,6 +32,8 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import validate_targets
 
 CHANGE_SET = "change_set"
+# The item of the record each access run plans under (twovalue.sla.access_converge).
+ACCESS_REVIEW = "access register"
 # Activities whose plans record one decision per item with result.security.
 PLANNED_ACTIVITIES = ("updates", "cms")
 
@@ -249,6 +251,7 @@ class _Ledger:
         self._open = {}
         self._calls = {}
         self.anchors = {}
+        self.reviews = {}
 
     # ----------------------------------------------------------------- state
 
@@ -273,6 +276,8 @@ class _Ledger:
             "security_pending": pending,
             "periodic_anchors": periodic,
             "plan_calls": calls,
+            # The review gap at the boundary needs only each host's last review.
+            "access_reviews": {host: times[-1:] for host, times in sorted(self.reviews.items())},
         }
 
     @classmethod
@@ -288,6 +293,8 @@ class _Ledger:
             ledger._open.setdefault(key, []).append(entry)
         for host, anchors in state.get("periodic_anchors", {}).items():
             ledger.anchors[host] = copy.deepcopy(anchors)
+        for host, times in state.get("access_reviews", {}).items():
+            ledger.reviews[host] = list(times)
         for call in state.get("plan_calls", ()):
             call = copy.deepcopy(call)
             key = (call.pop("host"), call.pop("activity"))
@@ -300,6 +307,11 @@ class _Ledger:
         host = record.get("host")
         if host:
             self.hosts.add(host)
+        if record.get("activity") == "access" and record.get("item") == ACCESS_REVIEW:
+            # Each access run checks every account against the register: a review.
+            if record.get("decision") == "planned":
+                self.reviews.setdefault(host, []).append(record["time"])
+            return
         result = _offer(record)
         if result is not None:
             self._offered(record, result)
@@ -553,6 +565,37 @@ def _periodic_host(anchors, interval, start, end):
     }
 
 
+def _longest_gap(times, start, end):
+    """Longest stretch in days without an event, counting the period's start and end."""
+    before = [t for t in times if t < start]
+    # Nothing earlier in the trail: the period gets the benefit of the doubt.
+    points = [max(before) if before else start]
+    points += sorted(t for t in times if start <= t < end)
+    points.append(end)
+    return max((b - a) / _DAY for a, b in itertools.pairwise(points))
+
+
+def _access_reviews(ledger, interval, start, end):
+    hosts = {}
+    for host, times in sorted(ledger.reviews.items()):
+        timed = sorted(_instant(t, "access review time") for t in times)
+        gap = _longest_gap(timed, start, end)
+        hosts[host] = {
+            "target": interval,
+            "measured": gap,
+            "met": gap <= interval,
+            "reviews": sum(1 for t in timed if start <= t < end),
+            "last_review": _iso(timed[-1]),
+        }
+    return {
+        "target": interval,
+        "unit": "days between access reviews, longest over the hosts",
+        "measured": max((h["measured"] for h in hosts.values()), default=None),
+        "met": all(h["met"] for h in hosts.values()) if hosts else None,
+        "hosts": hosts,
+    }
+
+
 def _activity_counts(used):
     by_activity = {}
     project_refs = set()
@@ -680,6 +723,9 @@ def kpis(records, targets, period_end, opening=None):
         "security_updates_past_deadline": past_deadline,
         "security_updates_resolved_elsewhere": elsewhere,
         "periodic_updates": periodic,
+        "access_reviews": _access_reviews(
+            ledger, targets["access_review_interval_days"], start, end
+        ),
         "activity": _activity_counts(used),
         "cms_migration_advice": _migration_advice(used, ("cms",)),
         # Package upgrades (a new release, backports, an epoch) are refused the same way.

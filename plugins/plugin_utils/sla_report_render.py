@@ -600,22 +600,26 @@ def _kpi_rows(figures, targets, records):
         }
         for host, figures_host in periodic["hosts"].items()
     ]
-    # The trail holds no backup or access-review records yet; the report says
-    # so instead of claiming a figure it cannot back.
-    for kpi_id, activity, target_key in (
-        ("backups_verified", "backup", "backup_retention_days"),
-        ("access_review", "access", "access_review_interval_days"),
-    ):
-        recorded = sum(1 for record in _counted(records) if record.get("activity") == activity)
-        rows.append(
-            {
-                "id": kpi_id,
-                "target": targets[target_key],
-                "measured": None,
-                "records": recorded,
-                "met": None,
-            }
-        )
+    reviews = figures["access_reviews"]
+    rows.append(
+        {
+            "id": "access_review",
+            "target": reviews["target"],
+            "measured": reviews["measured"],
+            "met": reviews["met"],
+        }
+    )
+    # The trail holds no backup records yet; the report says so instead of
+    # claiming a figure it cannot back.
+    rows.append(
+        {
+            "id": "backups_verified",
+            "target": targets["backup_retention_days"],
+            "measured": None,
+            "records": sum(1 for r in _counted(records) if r.get("activity") == "backup"),
+            "met": None,
+        }
+    )
     return rows
 
 
@@ -885,12 +889,17 @@ def _kpi_section(data, texts, language):
                 if row["measured"] is not None
                 else texts["none_recorded"]
             )
-        else:
-            backup = kpi_id == "backups_verified"
-            name = texts["kpi_backup"] if backup else texts["kpi_access"]
-            target = texts["kpi_backup_target" if backup else "kpi_access_target"].format(
-                days=targets["backup_retention_days" if backup else "access_review_interval_days"]
+        elif kpi_id == "access_review":
+            name = texts["kpi_access"]
+            target = texts["kpi_access_target"].format(days=row["target"])
+            measured = (
+                texts["kpi_periodic_measured"].format(days=_number(row["measured"], language))
+                if row["measured"] is not None
+                else texts["none_recorded"]
             )
+        else:
+            name = texts["kpi_backup"]
+            target = texts["kpi_backup_target"].format(days=targets["backup_retention_days"])
             measured = texts["none_recorded"]
         rows.append((name, target, measured, _met_cell(row["met"], texts)))
     return [

@@ -663,3 +663,39 @@ def test_an_empty_period_meets_the_security_targets(tmp_path):
 def test_kpis_need_complete_targets(march):
     with pytest.raises(SlaConfigError, match="decision_mode is missing from the targets"):
         kpis(march["records"], {"security_update_deadline_hours": 24}, march["end"])
+
+
+def _access_run(time, host, run, check_mode=False):
+    return _record(time, host, run, "access", "planned", "access register", check_mode=check_mode)
+
+
+def test_access_reviews_are_measured_from_the_access_runs():
+    opening = {
+        "at": "2026-03-01T00:00:00+00:00",
+        "access_reviews": {"web1": ["2026-02-20T06:00:00+00:00"]},
+    }
+    records = [
+        _access_run("2026-03-10T06:00:00+00:00", "web1", "a1"),
+        _access_run("2026-03-25T06:00:00+00:00", "web1", "a2", check_mode=True),
+        _access_run("2026-03-05T06:00:00+00:00", "web2", "a3"),
+    ]
+    end = _at("2026-04-01T00:00:00+00:00")
+    reviews = kpis(records, resolve_targets("pro"), end, opening=opening)["access_reviews"]
+    # web1: 20 Feb to 10 Mar (18 days), then 10 Mar 06:00 to the period end (21.75); the
+    # check-mode run is no review. web2: the start to 5 Mar 06:00, then 26.75 days to the end.
+    assert reviews["hosts"]["web1"]["measured"] == pytest.approx(21.75)
+    assert reviews["hosts"]["web1"]["reviews"] == 1
+    assert reviews["hosts"]["web2"]["measured"] == pytest.approx(26.75)
+    assert reviews["measured"] == pytest.approx(26.75) and reviews["met"] is True
+    quarterly = dict(resolve_targets("pro"), access_review_interval_days=20)
+    assert kpis(records, quarterly, end, opening=opening)["access_reviews"]["met"] is False
+
+
+def test_without_access_runs_the_review_is_not_measured(march, figures):
+    assert figures["access_reviews"] == {
+        "target": 90,
+        "unit": "days between access reviews, longest over the hosts",
+        "measured": None,
+        "met": None,
+        "hosts": {},
+    }

@@ -421,3 +421,23 @@ def test_updates_of_one_plan_share_a_bar_though_recorded_microseconds_apart():
     )
     assert [label for label, *_rest in bars] == ["web1: curl", "web1: libperl5.36 +1 more"]
     assert all(hatched for *_rest, hatched in bars)
+
+
+def test_access_reviews_recorded_by_access_runs_are_measured(tmp_path):
+    from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (  # noqa: PLC0415
+        AuditTrail,
+    )
+
+    path = tmp_path / "acme.jsonl"
+    AuditTrail(str(path)).append_many(
+        [
+            recorded._record(when, "acme-prod", run, "access", "planned", "access register")
+            for when, run in (("2026-01-05T06:00:00Z", "a1"), ("2026-02-20T06:00:00Z", "a2"))
+        ]
+    )
+    start, end = period_bounds(*recorded.PERIOD, TARGETS["timezone"])
+    report = build_report(load_period(str(path), start, end), TARGETS, "acme", "pro")
+    markdown = render_all(report, "en")["md"]
+    # The longest gap is between the two runs, 5 Jan to 20 Feb: exactly 46 days.
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| Access review")]
+    assert row == "| Access review | every 90 days | longest gap 46.0 days | yes |"
