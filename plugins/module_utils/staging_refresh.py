@@ -98,15 +98,15 @@ def sanitising_sql(rules, prefix, source_url, target_url):
             if not source_url or not target_url or source_url == target_url:
                 continue
             value = f"REPLACE({column}, {quoted(source_url)}, {quoted(target_url)})"
+        elif action == "email":
+            value = f"CONCAT('user', {_ident(rule['key'], 'key')}, '@example.invalid')"
+        elif action == "token":
+            # One random value per statement run is enough: no production token survives.
+            value = quoted(secrets.token_hex(16))
+        elif action == "fixed":
+            value = quoted(rule["value"])
         else:
-            value = {
-                "email": f"CONCAT('user', {_ident(rule.get('key'), 'key')}, '@example.invalid')",
-                "empty": "''",
-                "null": "NULL",
-                # One random value per statement run is enough: no production token survives.
-                "token": quoted(secrets.token_hex(16)),
-                "fixed": quoted(rule.get("value")),
-            }[action]
+            value = {"empty": "''", "null": "NULL"}[action]
         statements.append(f"UPDATE {table} SET {column} = {value}")
     return statements, checks
 

@@ -27,6 +27,15 @@ def test_the_shipped_rules_are_valid_and_cover_what_the_issue_names():
             ("watchlist", "wl_notificationtimestamp")} <= covered  # fmt: skip
 
 
+def test_every_shipped_rule_becomes_a_statement():
+    rules = yaml.safe_load(RULES_FILE.read_text())["mediawiki"]
+    statements, checks = sanitising_sql(rules, "", "http://p.example", "http://s.example")
+    assert len(statements) + len(checks) == len(rules)
+    assert "UPDATE `user` SET `user_real_name` = ''" in statements
+    assert "UPDATE `user` SET `user_email_token` = NULL" in statements
+    assert "UPDATE `recentchanges` SET `rc_ip` = '127.0.0.1'" in statements
+
+
 def test_statements_use_the_prefix_and_checks_come_separately():
     rules = [
         {"table": "user", "column": "user_email", "action": "email", "key": "user_id"},
