@@ -1,0 +1,282 @@
+"""Deploy and promotion on a real staging and production: what serves, what is refused, kills.
+
+The tests run in file order: each builds on what the one before left.
+"""
+
+import glob
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import testinfra
+
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+AUDIT = os.path.join(EPHEMERAL, "audit")
+RUNS = os.path.join(EPHEMERAL, "runs")
+STAGING, PRODUCTION = "twovalue-sla-deploy-staging", "twovalue-sla-deploy-production"
+PLANTED = "PLANTED-deploy-db-secret-7070"
+MARKER = "http://localhost/site/sla-version.txt"
+API = "http://localhost/site/api.php?action=query&meta=siteinfo&format=json"
+
+
+def _host(name):
+    return testinfra.get_host(f"podman://{name}")
+
+
+def _serves(name):
+    return _host(name).check_output(f"curl -s -o - -w ' %{{http_code}}' {MARKER}").split()
+
+
+def _playbook(name, *extra, label, wait=True):
+    """Run a collection playbook against the scenario's hosts; keep what it printed."""
+    os.makedirs(RUNS, exist_ok=True)
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
+        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
+        ANSIBLE_FORCE_COLOR="0",
+        SLA_AUDIT_DIR=AUDIT,
+        SLA_ADVICE_DIR=os.path.join(EPHEMERAL, "advice"),
+    )
+    argv = [
+        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+        "-i", os.path.join(EPHEMERAL, "inventory"), f"twovalue.sla.{name}", *extra,
+    ]  # fmt: skip
+    out = open(os.path.join(RUNS, f"{label}.out"), "w", encoding="utf-8")  # noqa: SIM115
+    process = subprocess.Popen(
+        argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    if not wait:
+        return process, out
+    process.wait(timeout=900)
+    out.close()
+    with open(out.name, encoding="utf-8") as handle:
+        return process.returncode, " ".join(handle.read().split())
+
+
+def _deploy(group, version, *extra, label=None, wait=True):
+    label = label or f"deploy-{group}-{version}"
+    return _playbook(
+        "deploy", "-e", f"sla_hosts={group}", "-e", f"deploy_version={version}", *extra,
+        label=label, wait=wait,
+    )  # fmt: skip
+
+
+def _sql(host, query):
+    return host.check_output(f'mariadb -N -e "{query}"')
+
+
+def _all_decisions():
+    with open(os.path.join(AUDIT, "acme.jsonl"), encoding="utf-8") as handle:
+        return [r for r in map(json.loads, handle) if r["kind"] == "decision"]
+
+
+def _decisions():
+    with open(os.path.join(AUDIT, "acme.jsonl"), encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    return [r for r in records if r["kind"] == "decision" and r["activity"] == "deploy"]
+
+
+def test_staging_and_production_serve_the_promoted_release_from_a_real_wiki():
+    for name in (STAGING, PRODUCTION):
+        assert _serves(name) == ["1.0", "200"]
+        host = _host(name)
+        assert "MediaWiki 1.39" in host.check_output(f"curl -s '{API}'")
+        assert host.file("/var/www/site/current").linked_to == "/var/www/site/releases/1.0"
+        assert host.file("/var/www/site/current/LocalSettings.php").linked_to == (
+            "/var/www/site/shared/LocalSettings.php"
+        )
+    promoted = [d for d in _decisions() if d["host"] == "twovalue-sla-deploy-production"]
+    assert promoted[0]["decision"] == "approved" and "promoted" in promoted[0]["reason"]
+
+
+def test_an_artifact_staging_never_ran_is_refused_by_production():
+    rc, output = _deploy("acme_production", "2.0", label="refused-2.0")
+    assert rc != 0
+    assert "was never deployed healthy to this customer's staging" in output
+    assert _serves(PRODUCTION) == ["1.0", "200"]
+    assert _decisions()[-1]["decision"] == "refused"
+
+
+def test_promoting_what_staging_passed_moves_both_to_the_new_release():
+    assert _deploy("acme_staging", "2.0")[0] == 0
+    assert _deploy("acme_production", "2.0")[0] == 0
+    assert _serves(STAGING) == ["2.0", "200"] and _serves(PRODUCTION) == ["2.0", "200"]
+
+
+def test_a_release_failing_its_health_check_rolls_back_and_production_keeps_serving():
+    override = json.dumps({"deploy_override": {"reason": "test of the rollback"}})
+    rc, output = _deploy("acme_production", "3.0", "-e", override, label="broken-3.0")
+    assert rc != 0 and "failed and was rolled back" in output
+    assert _serves(PRODUCTION) == ["2.0", "200"]
+    host = _host(PRODUCTION)
+    assert host.run("ls -d /var/www/site/releases/3.0.failed-*").rc == 0
+    assert "MediaWiki 1.39" in host.check_output(f"curl -s '{API}'")
+    failed = _decisions()[-1]
+    assert failed["decision"] == "failed" and failed["result"]["healthy"] is False
+
+
+def test_a_staging_refresh_brings_production_content_without_its_personal_data():
+    production, staging = _host(PRODUCTION), _host(STAGING)
+    person = "SELECT {} FROM wikidb.user WHERE user_name = 'Planted Person'"
+    planted_hash = _sql(production, person.format("user_password"))
+    assert planted_hash.startswith(":pbkdf2:")
+    rc, output = _playbook(
+        "refresh_staging", "-e", "sla_hosts=acme_staging", "-e", f"staging_source={PRODUCTION}",
+        label="refresh",
+    )  # fmt: skip
+    assert rc == 0, output[-3000:]
+    page = staging.check_output(
+        "curl -s 'http://localhost/site/api.php?action=query&titles=Production_Only_Page"
+        "&prop=revisions&rvprop=content&rvslots=main&format=json'"
+    )
+    assert "Only production has this page" in page
+    assert "http://staging.acme.example/site/" in page and "production.acme.example" not in page
+    dump = staging.check_output("mariadb-dump --single-transaction wikidb")
+    for personal in ("planted.person@customer.example", "Planted Realname", planted_hash):
+        assert personal not in dump
+    assert _sql(staging, person.format("user_email")).endswith("@example.invalid")
+    for host in (production, staging):
+        assert host.run("ls -A /var/backups/twovalue-sla/refresh").stdout.strip() == ""
+    assert _serves(STAGING)[1] == "200"
+    # Production is what it was.
+    assert _sql(production, person.format("user_email")) == "planted.person@customer.example"
+
+
+def test_a_refresh_aimed_at_production_is_refused_whatever_the_inventory_says():
+    rc, output = _playbook(
+        "refresh_staging", "-e", f"sla_hosts={PRODUCTION}", "-e", f"staging_source={STAGING}",
+        "-e", "sla_environment=staging", label="refresh-refused",
+    )  # fmt: skip
+    assert rc != 0
+    assert "refused: /etc/twovalue-sla/environment on this host says production" in output
+    person = "SELECT user_email FROM wikidb.user WHERE user_name = 'Planted Person'"
+    assert _sql(_host(PRODUCTION), person) == "planted.person@customer.example"
+
+
+def test_the_drift_report_lists_what_staging_changed():
+    rc, output = _playbook("drift", "-e", "sla_hosts=acme", label="drift-none")
+    assert rc == 0, output[-2000:]
+    report = pathlib.Path(EPHEMERAL, "advice", "acme", "staging-drift.md")
+    assert "No drift: staging rehearses production faithfully." in report.read_text()
+    _host(STAGING).run("echo '; changed on staging only' >> /etc/php/8.2/apache2/php.ini")
+    rc, output = _playbook("drift", "-e", "sla_hosts=acme", label="drift-php-ini")
+    assert rc == 0, output[-2000:]
+    text = report.read_text()
+    assert "1 differences" in text and "| /etc/php/8.2/apache2/php.ini |" in text
+    drift = [d for d in _all_decisions() if d["item"] == "staging drift"]
+    assert drift[-1]["decision"] == "advised" and drift[-1]["host"] == STAGING
+
+
+def test_check_mode_deploys_and_refreshes_nothing():
+    staging = _host(STAGING)
+    releases = staging.check_output("ls /var/www/site/releases")
+    rc, output = _deploy("acme_staging", "5.0", "--check", label="check-5.0")
+    assert rc == 0, output[-2000:]
+    assert _serves(STAGING) == ["2.0", "200"]
+    assert staging.check_output("ls /var/www/site/releases") == releases
+    pages = _sql(staging, "SELECT COUNT(*) FROM wikidb.page")
+    _sql(staging, "CREATE TABLE wikidb.sla_check_marker (id INT)")
+    rc, output = _playbook(
+        "refresh_staging", "--check", "-e", "sla_hosts=acme_staging",
+        "-e", f"staging_source={PRODUCTION}", label="refresh-check",
+    )  # fmt: skip
+    assert rc == 0, output[-2000:]
+    assert _sql(staging, "SHOW TABLES FROM wikidb LIKE 'sla_check_marker'") == "sla_check_marker"
+    assert _sql(staging, "SELECT COUNT(*) FROM wikidb.page") == pages
+    _sql(staging, "DROP TABLE wikidb.sla_check_marker")
+    check_records = [d for d in _all_decisions() if d["check_mode"]]
+    assert check_records and all(d["decision"] != "applied" for d in check_records)
+
+
+def test_a_second_deploy_while_one_runs_fails_clearly():
+    holder = subprocess.Popen(
+        ["podman", "exec", STAGING, "flock", "/var/www/site/.sla-deploy.lock", "sleep", "60"]
+    )
+    try:
+        time.sleep(2)
+        rc, output = _deploy("acme_staging", "4.0", label="locked-4.0")
+    finally:
+        holder.kill()
+        subprocess.run(["podman", "exec", STAGING, "pkill", "-f", "sleep 60"], check=False)
+    assert rc != 0 and "another deploy of /var/www/site is running" in output
+    assert _serves(STAGING) == ["2.0", "200"]
+
+
+class Watcher(threading.Thread):
+    """Asks the site for its version marker as fast as it answers, until stopped."""
+
+    def __init__(self, name):
+        super().__init__(daemon=True)
+        self.name_ = name
+        self.answers = []
+        self.stop = threading.Event()
+
+    def run(self):
+        script = (
+            "while true; do code=$(curl -s -o /tmp/sla-marker -w '%{http_code}' "
+            f"{MARKER}); echo \"$(tr -d '\\n' </tmp/sla-marker) $code\"; sleep 0.2; done"
+        )
+        process = subprocess.Popen(
+            ["podman", "exec", self.name_, "sh", "-c", script], stdout=subprocess.PIPE, text=True
+        )
+        while not self.stop.is_set():
+            line = process.stdout.readline()
+            if line.strip():
+                self.answers.append(line.split())
+        process.kill()
+
+
+@pytest.mark.parametrize("delay", [1.5, 4.0, 6.0, 8.0, 10.0, 13.0])
+def test_a_deploy_killed_at_any_moment_leaves_a_serving_site_and_a_rerun_converges(delay):
+    before = _serves(STAGING)[0]
+    version = "5.0" if before == "4.0" else "4.0"
+    watcher = Watcher(STAGING)
+    watcher.start()
+    process, out = _deploy("acme_staging", version, label=f"killed-{version}-{delay}", wait=False)
+    time.sleep(delay)
+    # The controller with its connection processes, then everything it started on the host,
+    # as a power cut would: for a few seconds, so a module that was just starting dies too.
+    os.killpg(process.pid, signal.SIGKILL)
+    for _ in range(8):
+        for pattern in ("/usr/bin/python3", "tar -xf", "maintenance/update.php", "mariadb-dump"):
+            subprocess.run(
+                ["podman", "exec", STAGING, "pkill", "-9", "-f", pattern],
+                check=False, capture_output=True,
+            )  # fmt: skip
+        time.sleep(0.5)
+    process.wait()
+    out.close()
+    time.sleep(1)
+    rerun_rc, rerun_output = _deploy("acme_staging", version, label=f"rerun-{version}-{delay}")
+    watcher.stop.set()
+    watcher.join(timeout=10)
+    assert rerun_rc == 0, rerun_output[-2000:]
+    assert _serves(STAGING) == [version, "200"]
+    assert watcher.answers, "the watcher saw no answer at all"
+    bad = [a for a in watcher.answers if a[-1] != "200" or a[0] not in (before, version)]
+    assert bad == []
+
+
+def test_every_trail_verifies_and_no_secret_is_shown():
+    result = subprocess.run(
+        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
+         "verify", os.path.join(AUDIT, "acme.jsonl")],
+        env=dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections")),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = glob.glob(os.path.join(RUNS, "*.out")) + glob.glob(os.path.join(AUDIT, "*"))
+    assert len(files) > 10
+    leaks = [
+        f for f in files if PLANTED in pathlib.Path(f).read_text(encoding="utf-8", errors="replace")
+    ]
+    assert leaks == []
