@@ -23,6 +23,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import media
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     SQL_CLIENTS,
     first_existing,
+    sql_string,
     tail,
 )
 
@@ -46,11 +47,6 @@ class AccessError(Exception):
         super().__init__(msg)
         self.msg = msg
         self.changes = changes
-
-
-def sql_string(value):
-    """A MariaDB string literal; the register's names are checked, this is the second fence."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def line_fingerprint(line):

@@ -24,6 +24,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     SQL_CLIENTS,
     HealthChecks,
     first_existing,
+    sql_string,
     tail,
 )
 
@@ -44,10 +45,6 @@ class RotationError(Exception):
 
 
 def php_single_quoted(value):
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def sql_string(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 

@@ -34,6 +34,11 @@ def tail(text, limit=300):
     return last[:limit]
 
 
+def sql_string(value):
+    """A MariaDB string literal; statements go on stdin, so this is the only quoting they need."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def first_existing(candidates):
     return next((path for path in candidates if os.path.exists(path)), None)
 

@@ -29,6 +29,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     dump_to_gzip,
     first_existing,
     restore_from_gzip,
+    sql_string,
     tail,
 )
 
@@ -42,10 +43,6 @@ class RefreshError(Exception):
         super().__init__(msg)
         self.msg = msg
         self.steps = steps or []
-
-
-def quoted(value):
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _ident(name, what):
@@ -92,19 +89,19 @@ def sanitising_sql(rules, prefix, source_url, target_url):
             continue
         column = _ident(rule["column"], "column")
         if action == "delete":
-            statements.append(f"DELETE FROM {table} WHERE {column} = {quoted(rule['value'])}")
+            statements.append(f"DELETE FROM {table} WHERE {column} = {sql_string(rule['value'])}")
             continue
         if action == "url":
             if not source_url or not target_url or source_url == target_url:
                 continue
-            value = f"REPLACE({column}, {quoted(source_url)}, {quoted(target_url)})"
+            value = f"REPLACE({column}, {sql_string(source_url)}, {sql_string(target_url)})"
         elif action == "email":
             value = f"CONCAT('user', {_ident(rule['key'], 'key')}, '@example.invalid')"
         elif action == "token":
             # One random value per statement run is enough: no production token survives.
-            value = quoted(secrets.token_hex(16))
+            value = sql_string(secrets.token_hex(16))
         elif action == "fixed":
-            value = quoted(rule["value"])
+            value = sql_string(rule["value"])
         else:
             value = {"empty": "''", "null": "NULL"}[action]
         statements.append(f"UPDATE {table} SET {column} = {value}")

@@ -15,6 +15,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_host import (
     AccessHost,
     line_fingerprint,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import sql_string
 from test_access_register import ed25519
 
 ALICE, BOB, OTHER = ed25519(1), ed25519(2), ed25519(7)
@@ -241,4 +242,4 @@ def test_a_revoked_database_user_is_dropped_and_disconnected_via_stdin(root):
 
 
 def test_sql_strings_are_escaped():
-    assert access_host.sql_string("O'Brien\\") == "'O\\'Brien\\\\'"
+    assert sql_string("O'Brien\\") == "'O\\'Brien\\\\'"
