@@ -212,18 +212,23 @@ def test_a_second_deploy_while_one_runs_fails_clearly():
 
 
 class Watcher(threading.Thread):
-    """Asks the site for its version marker as fast as it answers, until stopped."""
+    """Asks the site for its version marker as fast as it answers, until stopped.
+
+    The loop runs inside the container and outlives a killed podman exec, so
+    each watcher has its own file and is ended by its own tag.
+    """
 
     def __init__(self, name):
         super().__init__(daemon=True)
         self.name_ = name
+        self.tag = f"sla-watch-{os.getpid()}-{time.monotonic_ns()}"
         self.answers = []
         self.stop = threading.Event()
 
     def run(self):
         script = (
-            "while true; do code=$(curl -s -o /tmp/sla-marker -w '%{http_code}' "
-            f"{MARKER}); echo \"$(tr -d '\\n' </tmp/sla-marker) $code\"; sleep 0.2; done"
+            f"out=/tmp/{self.tag}; while true; do code=$(curl -s -o $out -w '%{{http_code}}' "
+            f"{MARKER}); echo \"$(tr -d '\\n' <$out) $code\"; rm -f $out; sleep 0.2; done"
         )
         process = subprocess.Popen(
             ["podman", "exec", self.name_, "sh", "-c", script], stdout=subprocess.PIPE, text=True
@@ -233,6 +238,10 @@ class Watcher(threading.Thread):
             if line.strip():
                 self.answers.append(line.split())
         process.kill()
+        subprocess.run(
+            ["podman", "exec", self.name_, "pkill", "-f", self.tag],
+            check=False, capture_output=True,
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("delay", [1.5, 4.0, 6.0, 8.0, 10.0, 13.0])
