@@ -15,7 +15,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _run_maintenance(tmp_path, hosts_yaml):
+def _run_playbook(tmp_path, hosts_yaml, playbook="playbooks/maintenance.yml"):
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(textwrap.dedent(hosts_yaml))
     env = dict(os.environ, SLA_AUDIT_DIR=str(tmp_path / "audit"), ANSIBLE_NOCOLOR="1")
@@ -25,7 +25,7 @@ def _run_maintenance(tmp_path, hosts_yaml):
             os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
             "-i",
             str(inventory),
-            "playbooks/maintenance.yml",
+            playbook,
         ],
         cwd=ROOT,
         env=env,
@@ -101,32 +101,12 @@ def test_bad_input_stops_the_run_before_any_host(tmp_path, bad_lines, expected):
     bad_lines = bad_lines.replace("{approval}", str(tmp_path / "approval.yml")).replace(
         "{incomplete}", str(tmp_path / "incomplete.yml")
     )
-    result = _run_maintenance(tmp_path, FLEET.format(bad_lines=bad_lines))
+    result = _run_playbook(tmp_path, FLEET.format(bad_lines=bad_lines))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert expected in output
     assert "UNREACHABLE" not in output
     assert "Read the host's maintenance state" not in output
-
-
-def _run_access(tmp_path, hosts_yaml):
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(textwrap.dedent(hosts_yaml))
-    env = dict(os.environ, SLA_AUDIT_DIR=str(tmp_path / "audit"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(inventory),
-            "playbooks/access.yml",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 ACCESS_FLEET = """
@@ -168,7 +148,7 @@ all:
     ],
 )
 def test_a_bad_access_register_stops_the_run_before_any_host(tmp_path, grants, expected):
-    result = _run_access(tmp_path, ACCESS_FLEET.format(grants=grants))
+    result = _run_playbook(tmp_path, ACCESS_FLEET.format(grants=grants), "playbooks/access.yml")
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0
     assert expected in output
