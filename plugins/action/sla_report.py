@@ -30,7 +30,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     validate_targets,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     DEFAULT_LANGUAGE,
     EXTENSIONS,
@@ -62,14 +62,6 @@ def report_period(period_start, period_end, timezone, today=None):
     today = today or datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
     first_day, last_day = last_complete_quarter(today)
     return first_day.isoformat(), last_day.isoformat()
-
-
-def _unchanged(path, text):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read() == text
-    except OSError:
-        return False
 
 
 class ActionModule(ActionBase):
@@ -112,9 +104,7 @@ class ActionModule(ActionBase):
 
         base = os.path.join(args["report_dir"], customer, f"sla-report-{data['period']['label']}")
         paths = {extension: f"{base}.{extension}" for extension in EXTENSIONS}
-        changed = not all(
-            _unchanged(paths[extension], documents[extension]) for extension in EXTENSIONS
-        )
+        changed = not all(holds(paths[extension], documents[extension]) for extension in EXTENSIONS)
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
         if changed and not check_mode:
             try:

@@ -28,7 +28,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import TIERS
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     KINDS as CMS_KINDS,
 )
@@ -87,14 +87,6 @@ def trail_records(path, key):
         return [], None
     period = load_period(path, _TRAIL_START, _TRAIL_END, key=key)
     return period["records"], os.path.basename(path)
-
-
-def _unchanged(path, text):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read() == text
-    except OSError:
-        return False
 
 
 class ActionModule(ActionBase):
@@ -182,7 +174,7 @@ class ActionModule(ActionBase):
             (paths[name][ext], documents[name][ext])
             for name in DOCUMENTS
             for ext in EXTENSIONS
-            if not _unchanged(paths[name][ext], documents[name][ext])
+            if not holds(paths[name][ext], documents[name][ext])
         ]
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
         if stale and not check_mode:

@@ -28,3 +28,12 @@ def write_text(path, text):
     with open(tmp, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
+
+
+def holds(path, text):
+    """Whether ``path`` already holds exactly ``text``: an unchanged document is not rewritten."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read() == text
+    except OSError:
+        return False
