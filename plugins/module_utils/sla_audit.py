@@ -377,6 +377,40 @@ def encode_record(record: dict, prev: str, seq: int, key: bytes | None = None) -
     return b'{"hash":"' + digest.encode("ascii") + b'",' + hashed + b"\n", digest
 
 
+def prepare_records(records, redact) -> list[dict]:
+    """Complete and redact records before they are hashed, whatever the backend."""
+    return [redact(build_record(**record)) for record in records]
+
+
+def check_append_allowed(alg: str, key: bytes | None, location: str) -> None:
+    """Refuse an unkeyed append to a trail whose last record is HMAC-keyed."""
+    if alg == ALG_HMAC_SHA256 and key is None:
+        raise AuditError(
+            f"{location} is signed with an HMAC key; configure the same key "
+            "(SLA_AUDIT_KEY_FILE) to append to it"
+        )
+
+
+def chain_records(
+    prepared: list[dict], prev: str, seq: int, key: bytes | None, location: str
+) -> tuple[list[bytes], list[AppendedRecord]]:
+    """Encode prepared records after the record (prev, seq): their lines and positions."""
+    lines = []
+    appended = []
+    for record in prepared:
+        seq += 1
+        line, digest = encode_record(record, prev, seq, key)
+        lines.append(line)
+        appended.append(AppendedRecord(seq, digest, prev, location))
+        prev = digest
+    return lines, appended
+
+
+def parse_chain_prefix(line: bytes) -> tuple[str, str, int, str] | None:
+    """(hash, prev, seq, alg) of a trail line, or None if its fixed prefix is damaged."""
+    return _parse_chain_prefix(line)
+
+
 def _parse_chain_prefix(line: bytes) -> tuple[str, str, int, str] | None:
     """(hash, prev, seq, alg) of a line, or None if its fixed prefix is damaged."""
     if (
@@ -457,8 +491,7 @@ class AuditTrail:
         records cannot be made durable; the file is then cut back to its
         previous length so no partial record remains.
         """
-        redact = redactor or self._redactor
-        prepared = [redact(build_record(**record)) for record in records]
+        prepared = prepare_records(records, redactor or self._redactor)
         if not prepared:
             return []
         self._ensure_directory()
@@ -478,6 +511,36 @@ class AuditTrail:
             return seq, digest
         finally:
             os.close(fd)
+
+    # The store interface shared with the PostgreSQL backend (audit_store).
+
+    backend = "file"
+
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    def read_lines(self, contains: str | None = None):
+        """The trail's lines in order, as bytes; only those holding ``contains`` if given."""
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 - closed when the generator ends
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise AuditError(f"cannot read audit trail {self.path}: {exc.strerror}") from exc
+        with handle:
+            if contains is None:
+                yield from handle
+            else:
+                needle = contains.encode("utf-8")
+                yield from (line for line in handle if needle in line)
+
+    def verify(
+        self, key: bytes | None = None, head: str | None = None, deep: bool = False
+    ) -> VerificationReport:
+        return verify_trail(self.path, key=key, head=head, deep=deep)
+
+    def close(self) -> None:
+        """Nothing to release: every append opens and closes the file."""
 
     def _ensure_directory(self) -> None:
         directory = os.path.dirname(self.path)
@@ -515,19 +578,9 @@ class AuditTrail:
             raise AuditError(f"cannot open audit trail {self.path}: {exc.strerror}") from exc
         try:
             size, prev, seq, alg = self._read_tail(fd)
-            if alg == ALG_HMAC_SHA256 and self._key is None:
-                raise AuditError(
-                    f"{self.path} is signed with an HMAC key; configure the same key "
-                    "(SLA_AUDIT_KEY_FILE) to append to it"
-                )
-            lines = []
-            appended = []
-            for record in prepared:
-                seq += 1
-                line, digest = encode_record(record, prev, seq, self._key)
-                lines.append(line)
-                appended.append(AppendedRecord(seq, digest, prev, self.path))
-                prev = digest
+            check_append_allowed(alg, self._key, self.path)
+            lines, appended = chain_records(prepared, prev, seq, self._key, self.path)
+            prev, seq = appended[-1].hash, appended[-1].seq
             data = b"".join(lines)
             try:
                 _write_all(fd, data)
@@ -623,14 +676,6 @@ def verify_trail(
     as JSON and checked for the full set of record fields.
     """
     report = VerificationReport(path=path)
-    expected_prev = GENESIS_HASH.encode("ascii")
-    expected_seq = 1
-    head_bytes = head.lower().encode("ascii") if head else None
-    head_found = False
-    keyed_seen = False
-    sha256 = hashlib.sha256
-    hmac_digest = hmac.digest
-    line_number = 0
     if not os.path.exists(path):
         return _break(
             report,
@@ -641,74 +686,107 @@ def verify_trail(
         )
     settled_size = _settled_size(path)
     with open(path, "rb") as handle:
-        for line_number, line in enumerate(handle, 1):
-            # startswith/endswith with offsets avoid allocating slices per line.
-            if not (
-                line.startswith(_PREFIX_HASH)
-                and line.startswith(_PREFIX_PREV, _HASH_END)
-                and line.startswith(_PREFIX_SEQ, _PREV_END)
-                and line.endswith(b"}\n")
-            ):
-                if handle.tell() - len(line) >= settled_size:
-                    # Being appended right now, after the moment we verify.
-                    line_number -= 1
-                    break
-                return _malformed(report, line_number, line)
-            comma = line.find(b",", _SEQ_START)
-            digits = line[_SEQ_START:comma]
-            if comma < 0 or not digits.isdigit():
-                return _malformed(report, line_number, line)
-            seq = int(digits)
-            body = line[_HASHED_START:-1]
-            if line.startswith(_ALG_SHA256_MEMBER, comma + 1):
-                if keyed_seen:
-                    return _break(
-                        report,
-                        line_number,
-                        seq,
-                        "downgraded",
-                        "unkeyed record after HMAC-keyed records",
-                    )
-                digest = sha256(body).hexdigest()
-            elif line.startswith(_ALG_HMAC_MEMBER, comma + 1):
-                if key is None:
-                    return _break(
-                        report,
-                        line_number,
-                        seq,
-                        "key_required",
-                        "record is HMAC-keyed; pass --key-file",
-                    )
-                keyed_seen = True
-                digest = hmac_digest(key, body, "sha256").hex()
-            else:
-                return _malformed(report, line_number, line)
-            stored = line[9:73]
-            if digest.encode("ascii") != stored:
+        return verify_lines(
+            report,
+            handle,
+            key=key,
+            head=head,
+            deep=deep,
+            # Being appended right now, after the moment we verify.
+            unsettled=lambda line: handle.tell() - len(line) >= settled_size,
+        )
+
+
+def verify_lines(
+    report: VerificationReport,
+    lines,
+    key: bytes | None = None,
+    head: str | None = None,
+    deep: bool = False,
+    unsettled=None,
+) -> VerificationReport:
+    """Verify trail lines (bytes, newline-terminated) in trail order, into ``report``.
+
+    ``lines`` is an iterator (a file opened in binary mode, or rows of a
+    database); every backend is checked by this one loop. ``unsettled(line)``
+    says whether a damaged line is still being written and ends the trail.
+    """
+    expected_prev = GENESIS_HASH.encode("ascii")
+    expected_seq = 1
+    head_bytes = head.lower().encode("ascii") if head else None
+    head_found = False
+    keyed_seen = False
+    sha256 = hashlib.sha256
+    hmac_digest = hmac.digest
+    line_number = 0
+    handle = iter(lines)
+    for line_number, line in enumerate(handle, 1):
+        # startswith/endswith with offsets avoid allocating slices per line.
+        if not (
+            line.startswith(_PREFIX_HASH)
+            and line.startswith(_PREFIX_PREV, _HASH_END)
+            and line.startswith(_PREFIX_SEQ, _PREV_END)
+            and line.endswith(b"}\n")
+        ):
+            if unsettled is not None and unsettled(line):
+                line_number -= 1
+                break
+            return _malformed(report, line_number, line)
+        comma = line.find(b",", _SEQ_START)
+        digits = line[_SEQ_START:comma]
+        if comma < 0 or not digits.isdigit():
+            return _malformed(report, line_number, line)
+        seq = int(digits)
+        body = line[_HASHED_START:-1]
+        if line.startswith(_ALG_SHA256_MEMBER, comma + 1):
+            if keyed_seen:
                 return _break(
                     report,
                     line_number,
                     seq,
-                    "edited",
-                    "content does not match its hash (record altered)",
+                    "downgraded",
+                    "unkeyed record after HMAC-keyed records",
                 )
-            if seq != expected_seq or line[83:147] != expected_prev:
-                return _classify_link_break(
+            digest = sha256(body).hexdigest()
+        elif line.startswith(_ALG_HMAC_MEMBER, comma + 1):
+            if key is None:
+                return _break(
                     report,
-                    handle,
                     line_number,
                     seq,
-                    expected_seq,
-                    line[83:147] == expected_prev,
+                    "key_required",
+                    "record is HMAC-keyed; pass --key-file",
                 )
-            if deep:
-                problem = _deep_check(line)
-                if problem:
-                    return _break(report, line_number, seq, "malformed", problem)
-            if head_bytes is not None and stored == head_bytes:
-                head_found = True
-            expected_prev = stored
-            expected_seq += 1
+            keyed_seen = True
+            digest = hmac_digest(key, body, "sha256").hex()
+        else:
+            return _malformed(report, line_number, line)
+        stored = line[9:73]
+        if digest.encode("ascii") != stored:
+            return _break(
+                report,
+                line_number,
+                seq,
+                "edited",
+                "content does not match its hash (record altered)",
+            )
+        if seq != expected_seq or line[83:147] != expected_prev:
+            return _classify_link_break(
+                report,
+                handle,
+                line_number,
+                seq,
+                expected_seq,
+                line[83:147] == expected_prev,
+            )
+        if deep:
+            problem = _deep_check(line)
+            if problem:
+                return _break(report, line_number, seq, "malformed", problem)
+        if head_bytes is not None and stored == head_bytes:
+            head_found = True
+        expected_prev = stored
+        expected_seq += 1
     report.records = line_number
     report.head = expected_prev.decode("ascii") if line_number else None
     report.head_seq = expected_seq - 1
@@ -811,7 +889,7 @@ def _classify_link_break(report, handle, line_number, seq, expected_seq, prev_ma
             f"seq {seq} appears again (expected {expected_seq}); a record was inserted "
             "at or before this line",
         )
-    following = handle.readline()
+    following = next(handle, b"")
     parsed = _parse_chain_prefix(following) if following else None
     if parsed and parsed[2] == seq:
         return _break(
@@ -855,25 +933,68 @@ def verify_path(
     return [verify_trail(path, key=key, head=head, deep=deep)]
 
 
-def main(argv=None) -> int:
-    """Command line: ``verify`` a trail or print its ``head`` for publishing.
+def _store_module():
+    """audit_store, bound to this very module also when this file runs as a script or -m."""
+    this = sys.modules[__name__]
+    if __package__:
+        sys.modules.setdefault(f"{__package__}.sla_audit", this)
+        from ansible_collections.twovalue.sla.plugins.module_utils import audit_store
+    else:
+        sys.modules.setdefault("sla_audit", this)
+        import audit_store
+    return audit_store
 
-    Exit status: 0 valid, 1 broken, 2 usage error (bad arguments, unreadable
-    file or key, HMAC key required).
+
+def _add_database_arguments(parser, customer_help: str) -> None:
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("SLA_AUDIT_DSN"),
+        help="audit database (libpq DSN or postgresql:// URI, without the password; "
+        "default SLA_AUDIT_DSN); the password comes from SLA_AUDIT_DB_PASSWORD, "
+        "--db-password-file, PGPASSWORD or ~/.pgpass",
+    )
+    parser.add_argument("--db-password-file", help="file holding the database password")
+    parser.add_argument("--customer", help=customer_help)
+
+
+def main(argv=None) -> int:
+    """Command line: ``verify`` a trail or print its ``head``; ``export`` / ``import``.
+
+    A trail is a file (or an audit directory), or with ``--dsn`` the trails
+    of a PostgreSQL audit database. Exit status: 0 valid, 1 broken, 2 usage
+    error (bad arguments, unreadable file or key, database unreachable, HMAC
+    key required).
     """
     parser = argparse.ArgumentParser(
         prog="sla_audit", description="Verify twovalue.sla audit trails."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="verify a trail file or an audit directory")
-    verify.add_argument("path")
+    verify = commands.add_parser(
+        "verify", help="verify a trail file, an audit directory or the trails of a database"
+    )
+    verify.add_argument("path", nargs="?", help="trail file or audit directory (or use --dsn)")
     verify.add_argument("--head", help="published head hash the trail must still contain")
     verify.add_argument("--key-file", help="HMAC key file the trail was written with")
     verify.add_argument("--json", action="store_true", help="one JSON object per trail")
     verify.add_argument("--deep", action="store_true", help="also parse every record as JSON")
+    _add_database_arguments(verify, "one customer's trail of the database (default: all)")
     head = commands.add_parser("head", help="print the seq and hash of the last record")
-    head.add_argument("path")
+    head.add_argument("path", nargs="?", help="trail file (or use --dsn with --customer)")
+    _add_database_arguments(head, "the customer whose database trail to read")
+    export = commands.add_parser("export", help="copy database trails into trail files")
+    export.add_argument("target", help="trail file (with --customer) or directory")
+    export.add_argument("--key-file", help="HMAC key file, to verify the copies")
+    _add_database_arguments(export, "export one customer's trail (default: all)")
+    imports = commands.add_parser("import", help="copy trail files into the database")
+    imports.add_argument("source", help="trail file or audit directory")
+    imports.add_argument("--key-file", help="HMAC key file, to verify before and after")
+    _add_database_arguments(imports, "customer of a trail file (default: its file name)")
     args = parser.parse_args(argv)
+
+    if args.command in ("verify", "head") and not args.path and not args.dsn:
+        parser.error("give a trail file or directory, or an audit database with --dsn")
+    if args.command in ("export", "import") or not args.path:
+        return _database_command(args)
 
     if args.command == "head":
         if not os.path.isfile(args.path):
@@ -899,11 +1020,48 @@ def main(argv=None) -> int:
     except (AuditError, OSError) as exc:
         print(f"sla_audit: {exc}", file=sys.stderr)
         return 2
+    return _print_reports(reports, args.json)
+
+
+def _print_reports(reports, as_json: bool) -> int:
     for report in reports:
-        print(json.dumps(report.as_dict(), sort_keys=True) if args.json else report.summary())
+        print(json.dumps(report.as_dict(), sort_keys=True) if as_json else report.summary())
     if any(report.problem == "key_required" for report in reports):
         return 2
     return 0 if all(report.valid for report in reports) else 1
+
+
+def _database_command(args) -> int:
+    """verify, head, export and import against the PostgreSQL audit database."""
+    if args.command == "verify" and args.head and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head):
+        print("sla_audit: --head must be a 64 character hex hash", file=sys.stderr)
+        return 2
+    try:
+        store = _store_module()
+        database = store.cli_database(args.dsn, args.db_password_file)
+        if args.command == "verify":
+            key = load_key(args.key_file)
+            reports = store.verify_database(
+                database, args.customer, key=key, head=args.head, deep=args.deep
+            )
+            return _print_reports(reports, args.json)
+        if args.command == "head":
+            if not args.customer:
+                raise AuditError("head of a database trail needs --customer")
+            seq, digest = store.PostgresTrail(database, args.customer).head()
+            print(f"{seq} {digest}")
+            return 0
+        key = load_key(args.key_file)
+        if args.command == "export":
+            reports = store.export_trails(database, args.target, args.customer, key=key)
+            return _print_reports(reports, False)
+        results = store.import_trails(database, args.source, args.customer, key=key)
+        for added, report in results:
+            print(f"imported {added} records; {report.summary()}")
+        return 0 if all(report.valid for _added, report in results) else 1
+    except (AuditError, OSError) as exc:
+        print(f"sla_audit: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
