@@ -50,6 +50,46 @@ options:
     ini:
       - section: twovalue_sla_audit
         key: operator
+  backend:
+    description:
+      - Where the trails are kept. V(file) is one JSONL file per customer in O(audit_dir);
+        V(postgresql) is a shared PostgreSQL database reached through O(dsn)
+        (the Python package psycopg 3 is then needed on the controller).
+      - The inventory variable C(sla_audit_backend) overrides it for the hosts that set it.
+    type: str
+    default: file
+    choices: [file, postgresql]
+    env:
+      - name: SLA_AUDIT_BACKEND
+    ini:
+      - section: twovalue_sla_audit
+        key: backend
+  dsn:
+    description:
+      - The audit database for O(backend=postgresql), as a libpq DSN
+        (C(host=db.example port=5432 dbname=sla_audit user=sla)) or URI. Keep the
+        password out of it; use O(db_password_file), E(SLA_AUDIT_DB_PASSWORD) or ~/.pgpass.
+      - The inventory variables C(sla_audit_dsn), C(sla_audit_db_host), C(sla_audit_db_port),
+        C(sla_audit_db_name), C(sla_audit_db_user) and C(sla_audit_db_password) override it.
+    type: str
+    env:
+      - name: SLA_AUDIT_DSN
+    ini:
+      - section: twovalue_sla_audit
+        key: dsn
+  db_password_file:
+    description: File holding the audit database password.
+    type: path
+    env:
+      - name: SLA_AUDIT_DB_PASSWORD_FILE
+    ini:
+      - section: twovalue_sla_audit
+        key: db_password_file
+  db_password:
+    description: The audit database password, from the environment only; never printed or recorded.
+    type: str
+    env:
+      - name: SLA_AUDIT_DB_PASSWORD
   secret_var_names:
     description:
       - Names of variables whose values are secrets even when not vault-encrypted
@@ -76,6 +116,14 @@ from ansible import context
 from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
+from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import (
+    BACKEND_FILE,
+    SECRET_STORE_VARIABLES,
+    STORE_VARIABLES,
+    mask_dsn,
+    open_trail,
+    resolve_store,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
@@ -84,7 +132,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     Redactor,
     collect_secret_values,
     load_key,
-    trail_path,
     utc_now,
 )
 
@@ -172,11 +219,13 @@ class _TrailWriter:
 
 
 class _HostContext:
-    __slots__ = ("customer", "tier")
+    __slots__ = ("customer", "store", "tier")
 
-    def __init__(self, customer, tier):
+    def __init__(self, customer, tier, store=None):
         self.customer = customer
         self.tier = tier
+        # The host's own sla_audit_* settings, or None for the callback's.
+        self.store = store
 
 
 class CallbackModule(CallbackBase):
@@ -204,6 +253,8 @@ class CallbackModule(CallbackBase):
         self._key = None
         self._operator = None
         self._secret_var_names: list[str] = []
+        self._store = None
+        atexit.register(self._close_trails)
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -212,18 +263,29 @@ class CallbackModule(CallbackBase):
         self._secret_var_names = list(self.get_option("secret_var_names") or [])
         try:
             self._key = load_key(self.get_option("key_file"))
+            # Better no run than a run whose trail cannot be kept as configured.
+            self._store = resolve_store(dict(self.audit_settings(), **self.audit_secrets()))
         except AuditError as exc:
-            # Better no run than a run whose trail cannot be signed as configured.
             raise AnsibleError(f"twovalue.sla.audit: {exc}") from exc
 
     def audit_settings(self) -> dict:
-        """Resolved options, shared with the twovalue.sla.audit_event action."""
+        """Resolved options, shared with the twovalue.sla.audit_event action.
+
+        Nothing secret: a password in the DSN is masked (see audit_secrets).
+        """
         return {
             "audit_dir": self._audit_dir,
             "key_file": self.get_option("key_file"),
             "operator": self._operator,
             "secret_var_names": list(self._secret_var_names),
+            "backend": self.get_option("backend") or BACKEND_FILE,
+            "dsn": mask_dsn(self.get_option("dsn")),
+            "db_password_file": self.get_option("db_password_file"),
         }
+
+    def audit_secrets(self) -> dict:
+        """The settings that may carry the database password, for the writers only."""
+        return {"dsn": self.get_option("dsn"), "db_password": self.get_option("db_password")}
 
     @property
     def _check_mode(self) -> bool:
@@ -239,9 +301,9 @@ class CallbackModule(CallbackBase):
         # Open every customer's trail with run_start before any task record
         # (including twovalue.sla.audit_event records written by workers).
         for host in self._hosts_of(play):
-            customer = self._context_for(host).customer
-            if customer not in self._trails:
-                self._append(customer, [])
+            host_context = self._context_for(host)
+            if host_context.customer not in self._trails:
+                self._append(host_context.customer, [], host_context)
         self._writer.flush()
 
     @staticmethod
@@ -329,7 +391,7 @@ class CallbackModule(CallbackBase):
             check_mode=check_mode if isinstance(check_mode, bool) else self._check_mode,
         )
         self._hosts_by_customer.setdefault(host_context.customer, set()).add(host.get_name())
-        self._append(host_context.customer, [record])
+        self._append(host_context.customer, [record], host_context)
 
     def _base_record(self, customer, kind):
         return {
@@ -355,15 +417,30 @@ class CallbackModule(CallbackBase):
         if cached is not None:
             return cached
         variables, render = self._variables_of(host)
-        new_secrets = collect_secret_values(variables, self._secret_var_names, render) - (
-            self._secrets
+        store = None
+        if any(name in variables for name in STORE_VARIABLES.values()):
+            try:
+                store = resolve_store(
+                    dict(self.audit_settings(), **self.audit_secrets()), variables, render
+                )
+            except (AuditError, AnsibleError) as exc:
+                store = exc  # reported when the host's first record cannot be written
+        new_secrets = (
+            collect_secret_values(
+                variables, [*self._secret_var_names, *SECRET_STORE_VARIABLES], render
+            )
+            - self._secrets
         )
+        if self._store is not None:
+            new_secrets |= self._store.secret_values() - self._secrets
+        if not isinstance(store, Exception) and store is not None:
+            new_secrets |= store.secret_values() - self._secrets
         if new_secrets:
             self._secrets |= new_secrets
             self._redactor = Redactor(self._secrets, self._secret_var_names)
         customer = self._plain_value(variables.get("sla_customer"), render)
         tier = self._plain_value(variables.get("sla_tier"), render)
-        host_context = _HostContext(str(customer) if customer else UNASSIGNED_CUSTOMER, tier)
+        host_context = _HostContext(str(customer) if customer else UNASSIGNED_CUSTOMER, tier, store)
         self._host_contexts[cache_key] = host_context
         return host_context
 
@@ -391,13 +468,16 @@ class CallbackModule(CallbackBase):
             return value
         return str(value)
 
-    def _append(self, customer, records):
+    def _append(self, customer, records, host_context=None):
         """Queue records for a customer's trail, opening it with run_start first."""
         trail = self._trails.get(customer)
         if trail is None:
+            store = host_context.store if host_context is not None else None
             try:
-                trail = AuditTrail(trail_path(self._audit_dir, customer), key=self._key)
-            except AuditError as exc:
+                if isinstance(store, Exception):
+                    raise AuditError(str(store))
+                trail = open_trail(store or self._store, customer, key=self._key, persistent=True)
+            except (AuditError, AnsibleError) as exc:
                 self._display.error(f"twovalue.sla.audit: cannot record for {customer}: {exc}")
                 self._writer.lost_records += len(records)
                 return
@@ -406,6 +486,12 @@ class CallbackModule(CallbackBase):
         self._writer.submit(trail, records, self._redactor)
         for error in self._writer.take_errors():
             self._display.error(f"twovalue.sla.audit: {error}")
+
+    def _close_trails(self):
+        self._writer.flush()
+        for trail in self._trails.values():
+            with contextlib.suppress(Exception):
+                trail.close()
 
     def _run_start_record(self, customer):
         record = self._base_record(customer, kind="run_start")

@@ -14,26 +14,51 @@ import uuid
 
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import callback_loader
+from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import (
+    SECRET_STORE_VARIABLES,
+    open_trail,
+    resolve_store,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
-    AuditTrail,
     Redactor,
     collect_secret_values,
     load_key,
-    trail_path,
 )
 
 _CALLBACK_NAME = "twovalue.sla.audit"
 
 
 def callback_settings():
-    """audit_dir, key_file, operator and secret_var_names as the callback resolves them."""
+    """audit_dir, key_file, operator, secret_var_names and the store as the callback has them.
+
+    Includes the database password when one is configured: for opening the
+    trail only, never for output.
+    """
     callback = callback_loader.get(_CALLBACK_NAME)
     if callback is None:
         raise AnsibleError(f"callback {_CALLBACK_NAME} is not installed")
     callback.set_options()
-    return callback.audit_settings()
+    settings = callback.audit_settings()
+    secrets = getattr(callback, "audit_secrets", None)
+    return dict(settings, **secrets()) if secrets is not None else settings
+
+
+def customer_trail(task_vars, render, customer, audit_dir=None, settings=None, redactor=None):
+    """The store of ``customer``'s trail, from the callback's settings and the host's variables.
+
+    ``sla_audit_*`` inventory (or vault) variables choose the backend and the
+    database; an explicit ``audit_dir`` means that directory's trail files.
+    """
+    settings = settings if settings is not None else callback_settings()
+    store = resolve_store(settings, task_vars, render, audit_dir=audit_dir)
+    return open_trail(
+        store,
+        customer or UNASSIGNED_CUSTOMER,
+        key=load_key(settings.get("key_file")),
+        redactor=redactor,
+    )
 
 
 def run_id():
@@ -47,15 +72,19 @@ class DecisionWriter:
 
     def __init__(self, task_vars, render, customer=None, tier=None, audit_dir=None):
         settings = callback_settings()
-        secrets = collect_secret_values(task_vars, settings["secret_var_names"], render)
+        secrets = collect_secret_values(
+            task_vars, [*settings["secret_var_names"], *SECRET_STORE_VARIABLES], render
+        )
         self.customer = customer or _plain(task_vars.get("sla_customer"), render)
         self.tier = tier or _plain(task_vars.get("sla_tier"), render)
         self.host = task_vars.get("inventory_hostname")
         self.operator = settings["operator"]
-        self.trail = AuditTrail(
-            trail_path(audit_dir or settings["audit_dir"], self.customer or UNASSIGNED_CUSTOMER),
+        store = resolve_store(settings, task_vars, render, audit_dir=audit_dir)
+        self.trail = open_trail(
+            store,
+            self.customer or UNASSIGNED_CUSTOMER,
             key=load_key(settings["key_file"]),
-            redactor=Redactor(secrets, settings["secret_var_names"]),
+            redactor=Redactor(secrets | store.secret_values(), settings["secret_var_names"]),
         )
 
     def record(self, activity, decision, action, check_mode, **fields):
