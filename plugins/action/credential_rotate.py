@@ -21,11 +21,8 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_register impor
     validate_grants,
     validate_people,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
-    UNASSIGNED_CUSTOMER,
-    AuditError,
-    trail_path,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
     GateError,
     approval_status,
@@ -34,6 +31,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
     callback_settings,
+    customer_trail,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import (
     SecretStoreError,
@@ -67,14 +65,13 @@ def item_name(credential):
     return f"credential {credential['id']}"
 
 
-def last_rotations(path, host):
-    """When each credential of ``host`` was last rotated, from the customer's trail."""
+def last_rotations(trail, host):
+    """When each credential of ``host`` was last rotated, from the customer's trail.
+
+    ``trail`` is the customer's trail store (or a trail file's path).
+    """
     last = {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = [line for line in handle if '"credential ' in line]
-    except FileNotFoundError:
-        return last
+    lines = list(as_trail(trail).read_lines(contains='"credential '))
     for line in lines:
         record = json.loads(line)
         item = record.get("item") or ""
@@ -128,9 +125,14 @@ class ActionModule(ActionBase):
             if args["only"]:
                 credentials = [c for c in credentials if c["id"] in args["only"]]
             interval = datetime.timedelta(days=sla["targets"]["credential_rotation_interval_days"])
-            settings = callback_settings()
             last = last_rotations(
-                trail_path(settings["audit_dir"], sla["customer"] or UNASSIGNED_CUSTOMER), host
+                customer_trail(
+                    task_vars,
+                    self._templar.template,
+                    sla["customer"],
+                    settings=callback_settings(),
+                ),
+                host,
             )
             schedule = []
             for credential in credentials:
@@ -146,7 +148,15 @@ class ActionModule(ActionBase):
                 )
             due = [c for c in schedule if c["rotate"]]
             allowed, reason, reference = self._policy(sla, host, due, args, now)
-        except (RegisterError, PlanError, GateError, ValueError, KeyError, AnsibleError) as exc:
+        except (
+            RegisterError,
+            PlanError,
+            GateError,
+            ValueError,
+            KeyError,
+            AnsibleError,
+            AuditError,
+        ) as exc:
             result.update(failed=True, msg=f"host {host}: cannot plan the rotation: {exc}")
             return result
 

@@ -10,15 +10,12 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
-    UNASSIGNED_CUSTOMER,
-    AuditError,
-    trail_path,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
     callback_settings,
+    customer_trail,
     run_id,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
@@ -97,14 +94,22 @@ class ActionModule(ActionBase):
                 approval = args["approval"]
                 if args["approval_file"]:
                     approval = load_approval(args["approval_file"])
-                trail = trail_path(
-                    callback_settings()["audit_dir"], sla["customer"] or UNASSIGNED_CUSTOMER
+                trail = customer_trail(
+                    task_vars, self._templar.template, sla["customer"], settings=callback_settings()
                 )
                 allowed, reason, reference = decide_deploy(
                     environment, sla["targets"], sha256, host, staging_passes(trail, sha256),
                     args["override"], approval, now, sla["customer"],
                 )  # fmt: skip
-            except (DeployPlanError, PlanError, GateError, OSError, ValueError, KeyError) as exc:
+            except (
+                DeployPlanError,
+                PlanError,
+                GateError,
+                OSError,
+                ValueError,
+                KeyError,
+                AuditError,
+            ) as exc:
                 result.update(failed=True, msg=f"host {host}: cannot deploy: {exc}")
                 return result
             release = args["release"] or args["version"]

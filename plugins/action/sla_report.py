@@ -18,7 +18,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     CUSTOMER_NAME,
     AuditError,
     load_key,
-    trail_path,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
     ReportError,
@@ -90,7 +89,9 @@ class ActionModule(ActionBase):
             )
             start, end = period_bounds(first_day, last_day, targets["timezone"])
             settings = audit_writer.callback_settings()
-            trail = trail_path(args["audit_dir"] or settings["audit_dir"], customer)
+            trail = audit_writer.customer_trail(
+                task_vars, self._templar.template, customer, args["audit_dir"], settings
+            )
             key = load_key(args["key_file"] or settings["key_file"])
             period = load_period(trail, start, end, key=key)
             data = build_report(period, targets, customer, tier)

@@ -16,11 +16,11 @@ import zoneinfo
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     CUSTOMER_NAME,
     AuditError,
     load_key,
-    trail_path,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
     ReportError,
@@ -82,11 +82,15 @@ def load_catalogue_file(path, products):
 
 
 def trail_records(path, key):
-    """The verified trail's decision records, or none when the customer has no trail yet."""
-    if not os.path.exists(path):
+    """The verified trail's decision records, or none when the customer has no trail yet.
+
+    ``path`` is a trail file, or a trail store of any backend (audit_store).
+    """
+    trail = as_trail(path)
+    if not trail.exists():
         return [], None
-    period = load_period(path, _TRAIL_START, _TRAIL_END, key=key)
-    return period["records"], os.path.basename(path)
+    period = load_period(trail, _TRAIL_START, _TRAIL_END, key=key)
+    return period["records"], os.path.basename(trail.path)
 
 
 class ActionModule(ActionBase):
@@ -140,7 +144,9 @@ class ActionModule(ActionBase):
             stack = load_catalogue_file(args["stack_catalogue"] or STACK_CATALOGUE, STACK_PRODUCTS)
             cms = load_catalogue_file(args["cms_catalogue"] or CMS_CATALOGUE, CMS_KINDS)
             settings = audit_writer.callback_settings()
-            trail = trail_path(args["audit_dir"] or settings["audit_dir"], customer)
+            trail = audit_writer.customer_trail(
+                task_vars, self._templar.template, customer, args["audit_dir"], settings
+            )
             records, trail_file = trail_records(
                 trail, load_key(args["key_file"] or settings["key_file"])
             )

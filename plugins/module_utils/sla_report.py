@@ -17,11 +17,13 @@ wherever Python runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import itertools
 import json
 
+from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     ALG_HMAC_SHA256,
     CHAIN_FIELDS,
@@ -137,6 +139,8 @@ def _reread(line, number, expected_prev, key, path):
 def load_period(path, start, end, key=None):
     """Verify the trail at ``path``, then return the decisions made in ``[start, end)``.
 
+    ``path`` is a trail file, or a trail store of any backend (audit_store).
+
     Raises ReportError when the trail does not verify (naming the first bad
     line) or a record cannot be read. Returns a dict::
 
@@ -160,7 +164,12 @@ def load_period(path, start, end, key=None):
     start_at, end_at = _instant(start, "start"), _instant(end, "end")
     if end_at <= start_at:
         raise ValueError(f"end {_iso(end_at)} is not after start {_iso(start_at)}")
-    report = verify_trail(path, key=key)
+    trail = as_trail(path)
+    if isinstance(path, str):
+        report = verify_trail(path, key=key)
+    else:
+        path = trail.path
+        report = trail.verify(key=key)
     if not report.valid:
         raise ReportError(
             f"the audit trail does not verify, so no report is made from it: {report.summary()}"
@@ -171,9 +180,9 @@ def load_period(path, start, end, key=None):
     ignored_check_mode = 0
     expected_prev = GENESIS_HASH
     period_head, period_head_seq, period_closed = GENESIS_HASH, 0, False
-    with open(path, "rb") as handle:
+    with contextlib.closing(trail.read_lines()) as lines:
         for number in range(1, report.records + 1):
-            record = _reread(handle.readline(), number, expected_prev, key, path)
+            record = _reread(next(lines, b""), number, expected_prev, key, path)
             expected_prev = record["hash"]
             when = _record_time(record, f"{path} line {number}")
             # The chain's order, not the clock, says what the period's trail

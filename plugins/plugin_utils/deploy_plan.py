@@ -16,6 +16,7 @@ import json
 import os
 import tarfile
 
+from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import approval_status
 
 STAGING, PRODUCTION = "staging", "production"
@@ -30,14 +31,13 @@ def deploy_change_set(host, sha256):
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def staging_passes(trail_path, sha256):
-    """The hosts of the customer's staging on which this artifact was deployed healthy."""
+def staging_passes(trail, sha256):
+    """The hosts of the customer's staging on which this artifact was deployed healthy.
+
+    ``trail`` is the customer's trail store (or a trail file's path).
+    """
     hosts = set()
-    try:
-        with open(trail_path, encoding="utf-8") as handle:
-            lines = [line for line in handle if sha256 in line]
-    except FileNotFoundError:
-        return hosts
+    lines = list(as_trail(trail).read_lines(contains=sha256))
     for line in lines:
         record = json.loads(line)
         result = record.get("result") or {}
