@@ -1,10 +1,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read a Debian host's maintenance state in one pass.
 
-Everything here runs on the managed host inside the ``host_probe`` module, so
-it uses the standard library only. Parsers are pure functions over command
-output so they can be tested without a host; ``collect_state`` wires them to
-the real commands and files.
+Everything here runs on the managed host, so it uses the standard library
+only: inside the ``host_probe`` module, or (the usual way, see the action
+plugin) as one plain Python program without Ansible's module runtime, whose
+start-up costs more host CPU than the probe itself. Parsers are pure functions
+over command output so they can be tested without a host; ``HostProbe`` wires
+them to the real commands and files.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import glob
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import (
@@ -39,6 +43,18 @@ DEFAULT_CMS_ROOTS = (
     "/var/www/*/current",
     "/var/www/html",
 )
+
+PROBE_SECTIONS = ("os", "stack", "cms", "updates", "restarts")
+PROBE_ARGUMENT_SPEC = {
+    "sections": {
+        "type": "list",
+        "elements": "str",
+        "choices": list(PROBE_SECTIONS),
+        "default": list(PROBE_SECTIONS),
+    },
+    "cache_max_age": {"type": "int", "default": 3600},
+    "cms_roots": {"type": "list", "elements": "str", "default": list(DEFAULT_CMS_ROOTS)},
+}
 
 
 def parse_os_release(text):
@@ -460,3 +476,43 @@ class HostProbe:
 
 class ProbeError(Exception):
     """A probe command failed; the message names the command."""
+
+
+def probe_parameter_problem(params):
+    """What is wrong with already type-checked probe parameters, or None."""
+    if params["cache_max_age"] < 0:
+        return "cache_max_age must be 0 (never refresh) or a positive number of seconds"
+    return None
+
+
+def run_argv(argv, environ_update=None):
+    """``AnsibleModule.run_command`` for an argv list, for the probe run as a plain program."""
+    env = dict(os.environ)
+    env.update(environ_update or {})
+    try:
+        done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True)
+    except OSError as exc:
+        return 127, "", str(exc)
+    return (
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
+    )
+
+
+def probe_result(params, run, check_mode):
+    """The probe's task result for parameters that passed the argument spec."""
+    problem = probe_parameter_problem(params)
+    if problem:
+        return {"failed": True, "msg": problem}
+    probe = HostProbe(run, check_mode=check_mode)
+    try:
+        state = probe.collect(params["sections"], params["cache_max_age"], params["cms_roots"])
+    except ProbeError as exc:
+        return {"failed": True, "msg": f"probe failed: {exc}"}
+    return {"changed": False, "ansible_facts": {"sla_state": state}}
+
+
+def standalone_main(params_json, check_mode):
+    """Entry point of the plain-program probe: the result goes to stdout as JSON."""
+    sys.stdout.write(json.dumps(probe_result(json.loads(params_json), run_argv, check_mode)))

@@ -23,7 +23,13 @@ description:
     unchanged, since its answer cannot have changed; C(simulation_cached)
     in the result says when that happened.
   - Replaces many small probe tasks, so a run that finds nothing to do costs
-    one module start-up per host.
+    one Python start-up per host.
+  - Over a connection with pipelining (SSH with C(pipelining = true), the
+    local connection) the action plugin sends the probe to the host's Python
+    on standard input as one plain program, the same code without Ansible's
+    module wrapper, whose start-up costs more host CPU than the probe's own
+    work. Without pipelining it runs as an ordinary module. Both ways return
+    the same result and use the configured or discovered Python interpreter.
 author:
   - twovalue
 options:
@@ -118,38 +124,17 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
-    DEFAULT_CMS_ROOTS,
-    HostProbe,
-    ProbeError,
+    PROBE_ARGUMENT_SPEC,
+    probe_result,
 )
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "sections": {
-                "type": "list",
-                "elements": "str",
-                "choices": ["os", "stack", "cms", "updates", "restarts"],
-                "default": ["os", "stack", "cms", "updates", "restarts"],
-            },
-            "cache_max_age": {"type": "int", "default": 3600},
-            "cms_roots": {"type": "list", "elements": "str", "default": list(DEFAULT_CMS_ROOTS)},
-        },
-        supports_check_mode=True,
-    )
-    if module.params["cache_max_age"] < 0:
-        module.fail_json(
-            msg="cache_max_age must be 0 (never refresh) or a positive number of seconds"
-        )
-    probe = HostProbe(module.run_command, check_mode=module.check_mode)
-    try:
-        state = probe.collect(
-            module.params["sections"], module.params["cache_max_age"], module.params["cms_roots"]
-        )
-    except ProbeError as exc:
-        module.fail_json(msg=f"probe failed: {exc}")
-    module.exit_json(changed=False, ansible_facts={"sla_state": state})
+    module = AnsibleModule(argument_spec=PROBE_ARGUMENT_SPEC, supports_check_mode=True)
+    result = probe_result(module.params, module.run_command, module.check_mode)
+    if result.get("failed"):
+        module.fail_json(msg=result["msg"])
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

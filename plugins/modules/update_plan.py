@@ -34,7 +34,7 @@ author:
 EXAMPLES = r"""
 - name: Decide the pending updates under the customer's SLA
   twovalue.sla.update_plan:
-    state: "{{ sla_state }}"
+    state: "{{ ansible_facts['sla_state'] }}"
     sla: "{{ ansible_facts['sla'] }}"
     advice_dir: /var/lib/sla/advice
   register: plan

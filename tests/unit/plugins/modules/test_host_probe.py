@@ -10,6 +10,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     DEFAULT_CMS_ROOTS,
     ProbeError,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils import host_state
 from ansible_collections.twovalue.sla.plugins.modules import host_probe
 from fake_module import Exited, FakeModule
 
@@ -51,7 +52,7 @@ def fakes(monkeypatch):
     FakeModule.instances = []
     FakeProbe.instances = []
     monkeypatch.setattr(host_probe, "AnsibleModule", module_cls)
-    monkeypatch.setattr(host_probe, "HostProbe", probe_cls)
+    monkeypatch.setattr(host_state, "HostProbe", probe_cls)
     return module_cls, probe_cls
 
 
@@ -131,7 +132,7 @@ def test_real_module_defaults_and_validation(monkeypatch, capsys):
             seen["args"] = (sections, cache_max_age, cms_roots)
             return _STATE
 
-    monkeypatch.setattr(host_probe, "HostProbe", Probe)
+    monkeypatch.setattr(host_state, "HostProbe", Probe)
     with patch_module_args({}), pytest.raises(SystemExit) as excinfo:
         host_probe.main()
     assert excinfo.value.code == 0
