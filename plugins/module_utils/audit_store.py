@@ -661,6 +661,7 @@ def export_trails(database, target, customer=None, key=None) -> list:
         if os.path.exists(path) and os.path.getsize(path):
             raise AuditError(f"{path} already exists; export into a new file")
         trail = PostgresTrail(database, name)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         partial = path + ".partial"
         with open(partial, "wb") as handle:
             for line in trail.read_lines():
