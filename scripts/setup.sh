@@ -12,6 +12,8 @@ HOST_PACKAGES=(podman runc netavark aardvark-dns slirp4netns fuse-overlayfs uidm
   iptables debootstrap python3-venv python3-dev gcc make git openssh-client rsync)
 # The SLA report's HTML is checked in a real browser; the font gives its text glyphs.
 HOST_PACKAGES+=(chromium fonts-dejavu-core)
+# The audit trail's PostgreSQL backend is tested against a real server the tests start themselves.
+HOST_PACKAGES+=(postgresql)
 
 missing=()
 for pkg in "${HOST_PACKAGES[@]}"; do
