@@ -7,7 +7,7 @@ VENV := .venv
 ACTIVATE := source $(VENV)/bin/activate &&
 SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup images demo demo-down test lint unit collection molecule bench-smoke build clean
+.PHONY: help setup images demo demo-down test lint unit collection molecule bench-smoke ee build clean
 
 help:
 	@echo "make demo      set up and run the SLA maintenance job on the demo fleet, then write its docs and reports"
@@ -34,7 +34,7 @@ demo: images
 demo-down:
 	@bash scripts/demo-fleet.sh down
 
-test: images lint unit collection molecule bench-smoke
+test: images lint unit collection molecule bench-smoke ee
 
 lint: setup
 	@echo "==> yamllint"; $(ACTIVATE) yamllint --strict .
@@ -57,6 +57,11 @@ molecule: images
 # The fleet benchmark at one host: a check that it still works, not a measurement.
 bench-smoke: images
 	@echo "==> fleet benchmark smoke run (N=1)"; $(ACTIVATE) python benchmarks/fleet.py --hosts 1 --runs 1
+
+# The execution environment AWX runs (cached by a hash of its inputs), and the
+# maintenance job run in it against the demo fleet with ansible-runner.
+ee: images
+	@echo "==> execution environment: build and maintenance run"; $(ACTIVATE) pytest -p no:cacheprovider tests/ee
 
 build: setup
 	@$(ACTIVATE) ansible-galaxy collection build --force --output-path out/
