@@ -10,7 +10,6 @@ pipelining the module runs the ordinary way.
 from __future__ import annotations
 
 import json
-import shlex
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail
@@ -41,8 +40,12 @@ class ActionModule(ActionBase):
             return result
 
         interpreter, discovered = self._python_interpreter(task_vars)
+        # Built as a pipelined module's command is: the task's environment, then the interpreter.
+        command = self._connection._shell.build_module_command(
+            self._compute_environment_string(), f"#!{interpreter}", "-"
+        )
         answer = self._low_level_execute_command(
-            f"{shlex.quote(interpreter)} -",
+            command,
             in_data=probe_program(params, self._task.check_mode).encode("utf-8"),
             sudoable=True,
         )

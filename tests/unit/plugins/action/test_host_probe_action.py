@@ -9,6 +9,7 @@ from unittest.mock import MagicMock
 import pytest
 from action_harness import controller_action
 from ansible.errors import AnsibleActionFail
+from ansible.plugins.shell.sh import ShellModule
 from ansible_collections.twovalue.sla.plugins.action import host_probe
 from ansible_collections.twovalue.sla.plugins.action.host_probe import ActionModule
 
@@ -20,6 +21,8 @@ def _action(pipelining=True, answer=None, args=None, check_mode=False):
         ActionModule, args=args if args is not None else {"sections": ["os"]}, check_mode=check_mode
     )
     connection.is_pipelining_enabled.return_value = pipelining
+    connection._shell = ShellModule()
+    action._compute_environment_string = MagicMock(return_value="")
     action._low_level_execute_command = MagicMock(
         return_value=answer
         or {
@@ -52,6 +55,14 @@ def test_pipelining_sends_one_plain_program_to_the_configured_interpreter():
     assert '"sections": ["os"]' in program
     assert program.rstrip().endswith(", True)")
     action._execute_module.assert_not_called()
+
+
+def test_the_tasks_environment_comes_before_the_interpreter():
+    action = _action()
+    action._compute_environment_string.return_value = "LC_ALL=C http_proxy=http://proxy:3128"
+    action.run(task_vars=_task_vars())
+    command = action._low_level_execute_command.call_args.args[0]
+    assert command == "LC_ALL=C http_proxy=http://proxy:3128 /usr/bin/python3 -"
 
 
 def test_without_pipelining_the_module_runs():
