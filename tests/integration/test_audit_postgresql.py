@@ -289,6 +289,25 @@ def test_parallel_runs_append_one_unbroken_chain(pg_cluster, tmp_path):
         "task": RUNS * len(HOSTS) * TASKS_PER_HOST,
         "decision": RUNS * len(HOSTS) * DECISIONS_PER_HOST,
     }
+    # The verify_audit playbook checks the database when the callback's backend says so.
+    playbook = subprocess.run(
+        [
+            os.path.join(BIN, "ansible-playbook"),
+            os.path.join(ROOT, "playbooks", "verify_audit.yml"),
+            "-v",
+            "-e",
+            "verify_audit_customer=acme",
+        ],
+        env=_env(tmp_path, **env_settings),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert playbook.returncode == 0, playbook.stdout + playbook.stderr
+    assert f"valid, {RUNS * RECORDS_PER_RUN} records" in playbook.stdout
+    _assert_no_password(playbook.stdout, playbook.stderr)
+
     # Runs configured by the inventory had the vaulted password in the reason: redacted.
     decisions = [record for record in records if record["kind"] == "decision"]
     assert {record["reason"] for record in decisions} == {
