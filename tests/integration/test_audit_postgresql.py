@@ -190,6 +190,24 @@ def test_tampering_in_the_database_is_named(pg_cluster):
         trail.append(_record(9, customer="tampered"))
 
 
+def test_a_writer_waits_on_the_head_row_and_gives_up_with_a_clear_error(pg_cluster):
+    import psycopg
+
+    trail = audit_store.PostgresTrail(_database(pg_cluster), "locked", lock_timeout=1)
+    trail.append(_record(1, customer="locked"))
+    with psycopg.connect(pg_cluster.dsn(password=True)) as holder:
+        holder.execute("SELECT seq FROM sla_audit_head WHERE customer = 'locked' FOR UPDATE")
+        started = time.monotonic()
+        with pytest.raises(
+            sla_audit.AuditError, match="cannot lock the head of .*#locked within 1s"
+        ):
+            trail.append(_record(2, customer="locked"))
+        assert 0.9 < time.monotonic() - started < 10
+    # Released: the next append goes on from the same head.
+    assert trail.append(_record(2, customer="locked")).seq == 2
+    assert trail.verify().valid
+
+
 def test_export_and_import_keep_the_chain_verifiable(pg_cluster, tmp_path):
     key_file = tmp_path / "hmac.key"
     key_file.write_bytes(b"export-import-key\n")
