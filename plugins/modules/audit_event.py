@@ -9,6 +9,11 @@ description:
   - Appends one C(decision) record to the trail of the host's customer,
     C(<audit_dir>/<sla_customer>.jsonl), chained to the previous record by its
     SHA-256 (or HMAC-SHA256) hash. See docs/audit-trail.md.
+  - With C(sla_audit_backend=postgresql) (inventory or vault variables C(sla_audit_dsn),
+    C(sla_audit_db_host), C(sla_audit_db_port), C(sla_audit_db_name), C(sla_audit_db_user),
+    C(sla_audit_db_password)) or the callback's C(backend) option, the trail is the
+    customer's in a shared PostgreSQL database, advanced under a row lock; a database
+    that cannot be reached fails the task, naming host, port and database.
   - Runs on the controller only; nothing is executed on the managed host.
   - Fails closed. If the record cannot be written (directory not writable,
     lock not obtained, disk full, key file unreadable) the task fails, so a
@@ -59,7 +64,9 @@ options:
     description: SLA tier to record. Defaults to the host variable C(sla_tier).
     type: str
   audit_dir:
-    description: Directory of the trails. Defaults to the callback's C(audit_dir) setting.
+    description:
+      - Directory of the trails. Defaults to the callback's C(audit_dir) setting.
+      - When given, the record goes to this directory's trail file whatever the backend.
     type: path
 attributes:
   check_mode:
@@ -125,7 +132,7 @@ seq:
   type: int
   sample: 42
 trail:
-  description: Path of the trail file written.
+  description: Path of the trail file written, or C(postgresql://user@host:port/database#customer).
   returned: success
   type: str
   sample: /var/lib/sla-audit/acme.jsonl
