@@ -11,7 +11,9 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.awx_objects import (
 
 def sla_awx_objects(hosts, settings, advice=None, start_date=None):
     try:
-        return fleet_objects(list(hosts), dict(settings), list(advice or []), start_date)
+        if not isinstance(advice, str):
+            advice = list(advice or [])
+        return fleet_objects(list(hosts), dict(settings), advice, start_date)
     except (AwxObjectsError, KeyError, TypeError) as exc:
         raise AnsibleFilterError(f"sla_awx_objects: {exc}") from exc
 

@@ -27,6 +27,9 @@ Schedules:
 from __future__ import annotations
 
 import datetime
+import glob
+import json
+import os
 from collections.abc import Mapping
 
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
@@ -368,9 +371,30 @@ def customer_objects(customer, hosts, settings, advice=(), start_date=None):
     }
 
 
+def read_advice(directory, customers):
+    """The advice documents (JSON) of ``customers`` in ``directory``/<customer>/."""
+    documents = []
+    for customer in customers:
+        for path in sorted(glob.glob(os.path.join(directory, customer, "*.json"))):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    document = json.load(handle)
+            except (OSError, ValueError) as exc:
+                raise AwxObjectsError(f"advice document {path} cannot be read: {exc}") from exc
+            if isinstance(document, Mapping):
+                documents.append(document)
+    return documents
+
+
 def fleet_objects(hosts, settings, advice=(), start_date=None):
-    """``customer_objects`` of every customer among ``hosts``, by customer name."""
+    """``customer_objects`` of every customer among ``hosts``, by customer name.
+
+    ``advice`` is a list of advice documents, or the advice directory to read
+    them from (``<dir>/<customer>/*.json``, as the activities write them).
+    """
     if not isinstance(settings, Mapping):
         raise AwxObjectsError("settings must be a mapping")
     customers = sorted({h["sla_customer"] for h in hosts if h.get("sla_customer")})
+    if isinstance(advice, str):
+        advice = read_advice(advice, customers) if advice else []
     return [customer_objects(c, hosts, settings, advice, start_date) for c in customers]

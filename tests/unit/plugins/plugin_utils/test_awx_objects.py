@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import pathlib
 
 import pytest
@@ -288,3 +289,15 @@ def test_the_demo_inventory_becomes_two_customers():
     assert all("20260302T" in s["rrule"] or "20260301T" in s["rrule"] or "2026030" in s["rrule"]
                for o in objects for s in o["schedules"] if "quarterly" not in s["name"])  # fmt: skip
     assert len(objects[1]["workflows"]) == 1
+
+
+def test_advice_is_read_from_the_advice_directory(tmp_path):
+    (tmp_path / "globex").mkdir()
+    (tmp_path / "globex" / "globex-prod-updates.json").write_text(json.dumps(_advice()))
+    (tmp_path / "globex" / "broken.md").write_text("# not advice")
+    hosts = [_host("globex-prod", "globex", "basic")]
+    objects = sla_awx_objects(hosts, SETTINGS, str(tmp_path))
+    assert len(objects[0]["workflows"]) == 1
+    (tmp_path / "globex" / "bad.json").write_text("{")
+    with pytest.raises(AnsibleFilterError, match="bad.json cannot be read"):
+        sla_awx_objects(hosts, SETTINGS, str(tmp_path))
