@@ -61,7 +61,7 @@ bench-smoke: images
 # The execution environment AWX runs (cached by a hash of its inputs), and the
 # maintenance job run in it against the demo fleet with ansible-runner.
 ee: images
-	@echo "==> execution environment: build and maintenance run"; $(ACTIVATE) pytest -p no:cacheprovider tests/ee
+	@echo "==> execution environment: build and maintenance run"; $(ACTIVATE) pytest -s -p no:cacheprovider tests/ee
 
 build: setup
 	@$(ACTIVATE) ansible-galaxy collection build --force --output-path out/
