@@ -105,7 +105,7 @@ class Case:
     # With xfail: a phrase of the problem the defect causes; the case behaves as catalogued
     # only while that problem shows (default: the run reached for a host).
     xfail_problem: str = "UNREACHABLE"
-    # None, or what the real container host is for: "lock", "disk", "unreachable".
+    # None, or what the real container host is for: "plain", "lock", "disk", "unreachable".
     real_host: str | None = None
     note: str = ""
 
@@ -445,7 +445,7 @@ def catalogue() -> list[Case]:
         Case(
             "deploy-approval-other-change-set",
             "deploy",
-            ["approval SR-4242 is for change set 000000000000.."],
+            ["deploy of 2.4.0 refused: approval SR-4242 is for change set 000000000000.."],
             common={"sla_customer": "acme", "sla_tier": "basic", "sla_environment": "staging"},
             extra=dict(ARTIFACT_VARS, deploy_approval_file="{dir}/sr.yml"),
             files={"site.tar.gz": "artifact", "sr.yml": _approval(WRONG_CHANGE_SET)},
@@ -455,7 +455,7 @@ def catalogue() -> list[Case]:
         Case(
             "deploy-approval-expired",
             "deploy",
-            ["approval SR-4242 expired at 2020-01-31"],
+            ["deploy of 2.4.0 refused: approval SR-4242 expired at 2020-01-31"],
             common={"sla_customer": "acme", "sla_tier": "basic", "sla_environment": "staging"},
             extra=dict(ARTIFACT_VARS, deploy_approval_file="{dir}/sr.yml"),
             # The change set is that of the artifact on bad-host; good-host's differs anyway.
@@ -465,7 +465,7 @@ def catalogue() -> list[Case]:
         Case(
             "deploy-approval-other-customer",
             "deploy",
-            ["SR-4242", "globex"],
+            ["deploy of 2.4.0 refused: approval SR-4242 is for customer 'globex', not 'acme'"],
             common={"sla_customer": "acme", "sla_tier": "basic", "sla_environment": "staging"},
             extra=dict(ARTIFACT_VARS, deploy_approval_file="{dir}/sr.yml"),
             files={"site.tar.gz": "artifact", "sr.yml": "approval-globex"},
@@ -578,6 +578,63 @@ def catalogue() -> list[Case]:
             extra={"verify_audit_head": "a" * 64},
         ),
         # --- one real container host -----------------------------------------------------
+        # The deploy refusals again, on a real host: the action reaches the host before its
+        # checks (see DEPLOY_CONTACTS_HOST), so here the message is checked and the host's
+        # state is compared before and after.
+        Case(
+            "deploy-checksum-mismatch-real-host",
+            "deploy",
+            ["host good-host: cannot deploy: artifact site.tar.gz has SHA-256", f"not {'f' * 64}"],
+            common={"sla_customer": "acme", "sla_tier": "pro", "sla_environment": "staging"},
+            extra=dict(ARTIFACT_VARS, deploy_sha256="f" * 64),
+            files={"site.tar.gz": "artifact"},
+            real_host="plain",
+        ),
+        Case(
+            "deploy-promote-without-staging-pass-real-host",
+            "deploy",
+            ["deploy of 2.4.0 refused", "was never deployed healthy to this customer's staging"],
+            common={"sla_customer": "acme", "sla_tier": "pro", "sla_environment": "production"},
+            extra=ARTIFACT_VARS,
+            files={"site.tar.gz": "artifact"},
+            real_host="plain",
+        ),
+        Case(
+            "deploy-approval-expired-real-host",
+            "deploy",
+            ["deploy of 2.4.0 refused: approval SR-4242 expired at 2020-01-31"],
+            common={"sla_customer": "acme", "sla_tier": "basic", "sla_environment": "staging"},
+            extra=dict(ARTIFACT_VARS, deploy_approval_file="{dir}/sr.yml"),
+            files={"site.tar.gz": "artifact", "sr.yml": "approval-expired"},
+            real_host="plain",
+        ),
+        Case(
+            "deploy-approval-other-customer-real-host",
+            "deploy",
+            ["deploy of 2.4.0 refused: approval SR-4242 is for customer 'globex', not 'acme'"],
+            common={"sla_customer": "acme", "sla_tier": "basic", "sla_environment": "staging"},
+            extra=dict(ARTIFACT_VARS, deploy_approval_file="{dir}/sr.yml"),
+            files={"site.tar.gz": "artifact", "sr.yml": "approval-globex"},
+            real_host="plain",
+        ),
+        Case(
+            "updates-approval-other-change-set-real-host",
+            "maintenance",
+            ["approval SR-4242 is for change set 000000000000.."],
+            common={
+                "sla_customer": "acme",
+                "sla_tier": "basic",
+                "updates_approval_file": "{dir}/sr.yml",
+                "updates_now": "2026-11-30T10:00:00+01:00",
+                "updates_health_checks": [],
+            },
+            files={"sr.yml": _approval(WRONG_CHANGE_SET)},
+            real_host="plain",
+            xfail="an approval for another change set makes the updates role advise (as "
+            "docs/tiers.md describes) and the run exits 0: nothing is applied, the mismatch is "
+            "named in the advice, but the run does not fail",
+            xfail_problem="exited 0",
+        ),
         Case(
             "unreachable-host-named",
             "maintenance",
@@ -617,6 +674,7 @@ def catalogue() -> list[Case]:
                 "updates_backup_dir": "/srv/sla-full/backups",
             },
             real_host="disk",
+            reduced=True,
         ),
     ]
     ids = [case.id for case in cases]
@@ -652,8 +710,10 @@ def _write_files(case, directory):
                 sha256_of,
             )
 
+            # The change set names the host the deploy goes to.
+            target = "good-host" if case.real_host else "bad-host"
             change_set = deploy_change_set(
-                "bad-host", sha256_of(os.path.join(directory, "site.tar.gz"))
+                target, sha256_of(os.path.join(directory, "site.tar.gz"))
             )
             if content == "approval-expired":
                 content = _approval(change_set, expires="2020-01-31T00:00:00+00:00")
@@ -798,14 +858,27 @@ def _podman(*args, check=True, timeout=120):
     )
 
 
+_LOCK_DEPTH = [0]
+
+
 @contextlib.contextmanager
 def heavy_lock():
-    """Serialise container starts and long runs with the other users of this machine."""
-    with open(HEAVY_LOCK, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    """Serialise container starts and long runs with the other users of this machine
+    (re-entrant within this process; do not wrap this program in flock(1) on the same file)."""
+    if _LOCK_DEPTH[0]:
+        _LOCK_DEPTH[0] += 1
         try:
             yield
         finally:
+            _LOCK_DEPTH[0] -= 1
+        return
+    with open(HEAVY_LOCK, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _LOCK_DEPTH[0] = 1
+        try:
+            yield
+        finally:
+            _LOCK_DEPTH[0] = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -937,7 +1010,8 @@ def main(argv=None):
         return 0
     outcomes = []
     for case in cases:
-        outcome = run_case(case)
+        with heavy_lock():
+            outcome = run_case(case)
         outcomes.append(outcome)
         verdict = "behaved" if outcome.behaved else "DID NOT BEHAVE"
         known = " (known defect)" if case.xfail else ""
