@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The bad-input catalogue runs reduced by default; `-m full` (or any marker
-expression naming `full`) selects the whole catalogue."""
+expression naming `full`) selects the whole catalogue, reduced cases included."""
 
 import os
 import sys
@@ -13,7 +13,8 @@ def pytest_collection_modifyitems(config, items):
         return
     kept, dropped = [], []
     for item in items:
-        (dropped if item.get_closest_marker("full") else kept).append(item)
+        only_full = item.get_closest_marker("full") and not item.get_closest_marker("reduced")
+        (dropped if only_full else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
