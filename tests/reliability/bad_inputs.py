@@ -589,6 +589,7 @@ def catalogue() -> list[Case]:
             extra=dict(ARTIFACT_VARS, deploy_sha256="f" * 64),
             files={"site.tar.gz": "artifact"},
             real_host="plain",
+            reduced=True,
         ),
         Case(
             "deploy-promote-without-staging-pass-real-host",
