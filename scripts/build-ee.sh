@@ -50,7 +50,7 @@ ee_hash=$( {
   cat "$awx_dir/MANIFEST.json"
 } | sha256sum | cut -c1-12)
 
-if podman image exists "$EE_REPO:$ee_hash"; then
+if [ -z "${EE_NO_CACHE:-}" ] && podman image exists "$EE_REPO:$ee_hash"; then
   say "execution environment $EE_REPO:$ee_hash is up to date"
 else
   say "building $EE_REPO:$ee_hash with ansible-builder (a few minutes the first time)"
@@ -61,9 +61,10 @@ else
   # pip in the build reaches the package index as pip here does: the
   # configuration is copied into the build context, never printed.
   "$PYTHON" scripts/ee/pip_config.py "$work/pip" /etc/twovalue-sla-pip >&2
+  # EE_NO_CACHE=1 rebuilds every layer (a cold build).
   (cd "$work" && "$BIN/ansible-builder" build --container-runtime podman \
     -f execution-environment.yml --context "$work/context" \
-    --tag "$EE_REPO:$ee_hash" -v 1 >"$work/build.log" 2>&1) || {
+    --tag "$EE_REPO:$ee_hash" ${EE_NO_CACHE:+--no-cache} -v 1 >"$work/build.log" 2>&1) || {
     # The log may show index locations: only the failing step's own lines.
     grep -v -i -E 'https?://|file://|index|cert' "$work/build.log" | tail -30 >&2
     exit 1
