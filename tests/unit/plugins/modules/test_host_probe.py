@@ -6,11 +6,11 @@ import json
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.twovalue.sla.plugins.module_utils import host_state
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     DEFAULT_CMS_ROOTS,
     ProbeError,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils import host_state
 from ansible_collections.twovalue.sla.plugins.modules import host_probe
 from fake_module import Exited, FakeModule
 
