@@ -10,6 +10,9 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
+from ansible_collections.twovalue.sla.plugins.module_utils.site_deploy import (
+    validate_deploy_params,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
@@ -70,7 +73,9 @@ _OUTCOME = {(True, False): "applied", (True, True): "planned", (False, False): "
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # The host's temporary directory is made in _on_host, after every
+    # controller-side check: a refused deploy never contacts the host.
+    TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = False
 
@@ -113,6 +118,11 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg=f"host {host}: cannot deploy: {exc}")
                 return result
             release = args["release"] or args["version"]
+            # The host would refuse these too, but only after being contacted.
+            problems = validate_deploy_params(dict(args, release=release, sha256=sha256))
+            if problems:
+                result.update(failed=True, msg=f"host {host}: cannot deploy: {'; '.join(problems)}")
+                return result
             facts = {"sha256": sha256, "release": release, "version": args["version"],
                      "environment": environment}  # fmt: skip
             try:
