@@ -34,17 +34,9 @@ PLAYBOOK = """
 """
 
 
-def _probe(tmp_path, pipelining):
-    out = tmp_path / f"probe-{pipelining}.json"
-    playbook = tmp_path / f"probe-{pipelining}.yml"
-    playbook.write_text(textwrap.dedent(PLAYBOOK.format(root=tmp_path / "no-cms", out=out)))
-    env = dict(
-        os.environ,
-        ANSIBLE_PIPELINING=str(pipelining),
-        SLA_AUDIT_DIR=str(tmp_path / "audit"),
-        ANSIBLE_NOCOLOR="1",
-    )
-    done = subprocess.run(
+def _run(tmp_path, playbook, pipelining, *options):
+    """ansible-playbook against this machine over the local connection."""
+    return subprocess.run(
         [
             os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
             "-i",
@@ -53,17 +45,28 @@ def _probe(tmp_path, pipelining):
             "local",
             "-e",
             "ansible_python_interpreter=/usr/bin/python3",
-            "--check",
-            "-vvv",
+            *options,
             str(playbook),
         ],
         cwd=ROOT,
-        env=env,
+        env=dict(
+            os.environ,
+            ANSIBLE_PIPELINING=str(pipelining),
+            SLA_AUDIT_DIR=str(tmp_path / "audit"),
+            ANSIBLE_NOCOLOR="1",
+        ),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def _probe(tmp_path, pipelining):
+    out = tmp_path / f"probe-{pipelining}.json"
+    playbook = tmp_path / f"probe-{pipelining}.yml"
+    playbook.write_text(textwrap.dedent(PLAYBOOK.format(root=tmp_path / "no-cms", out=out)))
+    done = _run(tmp_path, playbook, pipelining, "--check", "-vvv")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     return json.loads(out.read_text()), done.stdout
 
@@ -105,29 +108,7 @@ def test_both_paths_refuse_a_bad_parameter_with_the_same_message(tmp_path):
                 """
             )
         )
-        done = subprocess.run(
-            [
-                os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                "-i",
-                "localhost,",
-                "-c",
-                "local",
-                "-e",
-                "ansible_python_interpreter=/usr/bin/python3",
-                str(playbook),
-            ],
-            cwd=ROOT,
-            env=dict(
-                os.environ,
-                ANSIBLE_PIPELINING=str(pipelining),
-                SLA_AUDIT_DIR=str(tmp_path / "audit"),
-                ANSIBLE_NOCOLOR="1",
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = _run(tmp_path, playbook, pipelining)
         assert done.returncode == 2, done.stdout[-2000:]
         messages.append(done.stdout)
     for output in messages:
