@@ -179,3 +179,29 @@ def test_maintenance_runs_in_the_execution_environment(tmp_path, ee_image, demo_
             check=False,
         )
         assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_the_image_carries_the_postgresql_audit_driver(ee_image):
+    """Jobs in the image can keep their trail in the shared PostgreSQL store."""
+    probe = (
+        "import psycopg; "
+        "from ansible_collections.twovalue.sla.plugins.module_utils import audit_store; "
+        "print(psycopg.__version__, audit_store.__name__)"
+    )
+    result = _run(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--user=0",
+            "-e",
+            "PYTHONPATH=/usr/share/ansible/collections",
+            ee_image,
+            "python3",
+            "-c",
+            probe,
+        ],
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[0] == "3.3.9"
