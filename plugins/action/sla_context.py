@@ -25,6 +25,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_register impor
     validate_people,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import CUSTOMER_NAME
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError, aware_time
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     TIERS,
     SlaConfigError,
@@ -40,6 +41,9 @@ _WHERE_TO_FIX = "(set it in the customer's group_vars)"
 # An approval that does not parse must stop the run before any host is touched.
 APPROVAL_FILE_VARS = ("updates_approval_file", "cms_approval_file", "access_approval_file")
 _NOT_SET = object()
+# Role variables holding a time: a malformed one would only fail in the plans,
+# after the probe has reached every host.
+TIME_VARS = ("updates_now", "updates_last_periodic_update", "cms_now", "access_now")
 _ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
 
@@ -81,6 +85,12 @@ class ActionModule(ActionBase):
         checked = ArgumentSpecValidator(copy.deepcopy(spec)).validate(provided)
         for message in checked.error_messages:
             errors.append(f"{message} {_WHERE_TO_FIX}")
+        for name in TIME_VARS:
+            if provided.get(name):
+                try:
+                    aware_time(provided[name], name)
+                except GateError as e:
+                    errors.append(f"{e} {_WHERE_TO_FIX}")
         if "access" in roles and not checked.error_messages:
             _check_access_register(checked.validated_parameters, errors)
 

@@ -41,7 +41,7 @@ class GateError(ValueError):
     """Input the gate cannot decide on: a malformed item, approval or time."""
 
 
-def _aware(value, name):
+def aware_time(value, name):
     """Return ``value`` as a timezone-aware datetime; accept ISO 8601 strings."""
     if isinstance(value, str):
         try:
@@ -97,7 +97,7 @@ def _item(raw, index):
             raise GateError(f"{where}.{optional} is {value!r}; expected a string")
         item[optional] = value
     published = raw.get("published")
-    item["published"] = None if published is None else _aware(published, f"{where}.published")
+    item["published"] = None if published is None else aware_time(published, f"{where}.published")
     return item
 
 
@@ -158,7 +158,7 @@ def window_status(targets, now):
     whose local date it is.
     """
     targets = validate_targets(targets)
-    now = _aware(now, "now").astimezone(datetime.UTC)
+    now = aware_time(now, "now").astimezone(datetime.UTC)
     zone = zoneinfo.ZoneInfo(targets["timezone"])
     today = now.astimezone(zone).date()
     blackout = _blackout_on(targets, today)
@@ -203,8 +203,8 @@ def approval_status(approval, change_set, now, scope=None):
         _text_field(approval, field, "approval")
     reference = approval["reference"]
     expires = approval.get("expires")
-    expires = None if expires is None else _aware(expires, "approval.expires")
-    now = _aware(now, "now")
+    expires = None if expires is None else aware_time(expires, "approval.expires")
+    now = aware_time(now, "now")
     status = {
         "reference": reference,
         "approved_by": approval["approved_by"],
@@ -415,13 +415,13 @@ def decide(
     next_window, approval, items, summary}``; each item carries its decision,
     reason and who the reason is addressed to.
     """
-    now = _aware(now, "now")
+    now = aware_time(now, "now")
     targets = validate_targets(targets)
     control = resolve_control(layer_control)
     proposed = _items(items)
     change_set = change_set_hash(proposed)
     if last_periodic_update is not None:
-        last_periodic_update = _aware(last_periodic_update, "last_periodic_update")
+        last_periodic_update = aware_time(last_periodic_update, "last_periodic_update")
     if migration_project is not None and (
         not isinstance(migration_project, str) or not migration_project.strip()
     ):

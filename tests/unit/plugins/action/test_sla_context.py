@@ -150,3 +150,45 @@ def test_a_customer_name_that_could_leave_its_folder_is_refused():
     result = _run({"sla_customer": "../acme", "sla_tier": "pro"})
     assert result["failed"] is True
     assert "sla_customer is '../acme'" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("updates_now", "yesterday", "updates_now is 'yesterday'; expected an ISO 8601 time"),
+        (
+            "updates_last_periodic_update",
+            "2026-01-01T06:00:00",
+            "updates_last_periodic_update is 2026-01-01T06:00:00 without a timezone",
+        ),
+        ("cms_now", "soon", "cms_now is 'soon'; expected an ISO 8601 time"),
+    ],
+)
+def test_a_malformed_time_stops_the_run_in_the_preflight(variable, value, problem):
+    action, _connection = _action()
+    action._task.args = {"roles": ["probe", "updates", "cms"]}
+    result = action.run(
+        task_vars={
+            "inventory_hostname": "acme-prod",
+            "sla_customer": "acme",
+            "sla_tier": "pro",
+            variable: value,
+        }
+    )
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"host acme-prod: {problem}")
+
+
+def test_a_well_formed_time_passes_the_preflight():
+    action, _connection = _action()
+    action._task.args = {"roles": ["updates"]}
+    result = action.run(
+        task_vars={
+            "inventory_hostname": "acme-prod",
+            "sla_customer": "acme",
+            "sla_tier": "pro",
+            "updates_now": "2026-11-28T03:00:00+01:00",
+            "updates_last_periodic_update": "",
+        }
+    )
+    assert "failed" not in result
