@@ -524,8 +524,6 @@ def catalogue() -> list[Case]:
             "docs",
             ["sla_docs_horizon_days", "soon"],
             extra={"sla_docs_horizon_days": "soon"},
-            xfail="sla_docs_horizon_days is not checked before the hosts are contacted: the run "
-            "reaches for both hosts (UNREACHABLE) and never names the variable",
         ),
         Case(
             "sla-report-unknown-tier",
