@@ -43,6 +43,7 @@ APPROVAL_FILE_VARS = ("updates_approval_file", "cms_approval_file", "access_appr
 _NOT_SET = object()
 # Role variables holding a time: a malformed one would only fail in the plans,
 # after the probe has reached every host.
+VAULT_PASSWORD_ENV = "SLA_VAULT_PASSWORD_FILE"
 TIME_VARS = ("updates_now", "updates_last_periodic_update", "cms_now", "access_now")
 _ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
@@ -82,6 +83,11 @@ class ActionModule(ActionBase):
             ) from e
         provided = {name: self._read(task_vars, name, errors) for name in spec}
         provided = {name: value for name, value in provided.items() if value is not _NOT_SET}
+        if "access:rotate" in roles and not provided.get("access_vault_password_file"):
+            # The rotate entry point's default, which this play does not load.
+            provided.pop("access_vault_password_file", None)
+            if os.environ.get(VAULT_PASSWORD_ENV):
+                provided["access_vault_password_file"] = os.environ[VAULT_PASSWORD_ENV]
         checked = ArgumentSpecValidator(copy.deepcopy(spec)).validate(provided)
         for message in checked.error_messages:
             errors.append(f"{message} {_WHERE_TO_FIX}")
@@ -91,7 +97,7 @@ class ActionModule(ActionBase):
                     aware_time(provided[name], name)
                 except GateError as e:
                     errors.append(f"{e} {_WHERE_TO_FIX}")
-        if "access" in roles and not checked.error_messages:
+        if {"access", "access:rotate"} & set(roles) and not checked.error_messages:
             _check_access_register(checked.validated_parameters, errors)
 
         result["changed"] = False
@@ -121,12 +127,14 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def role_variables_spec(roles):
-    """The merged options of these collection roles' main entry points."""
+    """The merged options of these roles' entry points: ``role`` is its main one, ``role:entry`` another."""
     spec = {}
     for role in roles:
-        path = os.path.join(_ROLES_DIR, role, "meta", "argument_specs.yml")
+        name, _, entry = role.partition(":")
+        path = os.path.join(_ROLES_DIR, name, "meta", "argument_specs.yml")
         with open(path, encoding="utf-8") as handle:
-            spec.update(yaml.load(handle, Loader=_SAFE_LOADER)["argument_specs"]["main"]["options"])
+            specs = yaml.load(handle, Loader=_SAFE_LOADER)["argument_specs"]
+        spec.update(specs[entry or "main"]["options"])
     return spec
 
 

@@ -25,8 +25,12 @@ options:
         against their C(meta/argument_specs.yml) here, so that the roles can be imported
         with C(rolespec_validate=false) and a wrong type still stops the run before any host
         is touched.
-      - With V(access), the access register itself is checked too (unknown people, duplicate
-        accounts, missing C(controlled_by), malformed keys), and C(access_approval_file) parsed.
+      - V(role:entry) checks the variables of another entry point of the role, such as
+        V(access:rotate); for that one an unset C(access_vault_password_file) falls back to
+        the environment variable E(SLA_VAULT_PASSWORD_FILE), as the role's default does.
+      - With V(access) or V(access:rotate), the access register itself is checked too (unknown
+        people, duplicate accounts, missing C(controlled_by), malformed keys), and
+        C(access_approval_file) parsed.
     type: list
     elements: str
     default: []

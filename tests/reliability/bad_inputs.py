@@ -356,10 +356,6 @@ def catalogue() -> list[Case]:
                 "access_grants": [ROTATED_DB_USER],
             },
             reduced=True,
-            xfail="with no vault password file set, the rotation fails with 'vault password "
-            "file  cannot be read' (an empty path): it names neither access_vault_password_file "
-            "nor SLA_VAULT_PASSWORD_FILE, and the check runs after the preflight, per host",
-            xfail_problem="does not hold 'access_vault_password_file'",
         ),
         Case(
             "rotate-force-wrong-type",
@@ -372,10 +368,6 @@ def catalogue() -> list[Case]:
             },
             bad={"access_rotate_force": "perhaps"},
             files={"vault-pass": "not-a-real-password\n"},
-            xfail="rotate_credentials checks the rotate entry point's variables per host in the "
-            "second play, not in the preflight: a bad variable on one host stops only that host, "
-            "and the rotation goes on for the others",
-            xfail_problem="credential_rotate result on good-host",
         ),
         # --- deploy ----------------------------------------------------------------------
         Case(

@@ -192,3 +192,38 @@ def test_a_well_formed_time_passes_the_preflight():
         }
     )
     assert "failed" not in result
+
+
+def _rotate_preflight(monkeypatch, vault_env, **host_vars):
+    if vault_env is None:
+        monkeypatch.delenv("SLA_VAULT_PASSWORD_FILE", raising=False)
+    else:
+        monkeypatch.setenv("SLA_VAULT_PASSWORD_FILE", vault_env)
+    action, _connection = _action()
+    action._task.args = {"roles": ["access:rotate"]}
+    return action.run(
+        task_vars={
+            "inventory_hostname": "acme-prod",
+            "sla_customer": "acme",
+            "sla_tier": "pro",
+            **host_vars,
+        }
+    )
+
+
+def test_the_rotate_entry_point_needs_a_vault_password_file(monkeypatch):
+    result = _rotate_preflight(monkeypatch, None)
+    assert result["failed"] is True
+    assert "missing required arguments: access_vault_password_file" in result["msg"]
+
+
+def test_the_rotate_entry_point_takes_the_vault_password_file_from_the_environment(monkeypatch):
+    result = _rotate_preflight(monkeypatch, "/run/vault-pass")
+    assert "failed" not in result
+
+
+def test_the_rotate_entry_point_checks_its_own_variables(monkeypatch):
+    result = _rotate_preflight(monkeypatch, "/run/vault-pass", access_rotate_force="perhaps")
+    assert result["failed"] is True
+    assert "access_rotate_force" in result["msg"]
+    assert "bool" in result["msg"]
