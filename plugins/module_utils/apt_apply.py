@@ -209,6 +209,21 @@ def install_argv(to_apply, lock_timeout, simulate=False):
     return argv
 
 
+def rollback_argv(debs):
+    """Reinstall the backed-up .debs through apt.
+
+    apt orders the downgrade by Pre-Depends (libpam-modules needs
+    libpam-modules-bin at its own version configured first); ``dpkg -i`` with
+    every archive at once unpacks them all first and refuses such a package.
+    apt may take a version the mirror still has from the mirror instead of
+    the file; the files are what it falls back on.
+    """
+    argv = ["apt-get", "install", "-y", "--allow-downgrades", "--no-remove"]
+    for option in _CONFFILE_OPTIONS:
+        argv += ["-o", f"Dpkg::Options::={option}"]
+    return argv + list(debs)
+
+
 def restartable(services):
     """Split needrestart's services into (restart, leave pending)."""
     restart = [s for s in services if not _NEVER_RESTART.match(s)]
@@ -464,10 +479,14 @@ class AptApply:
 
     def rollback(self, run_dir, entries, services_before, restart=True):
         debs = [os.path.join(run_dir, "debs", f) for e in entries for f in e["debs"]]
-        argv = ["dpkg", *_CONFFILE_OPTIONS, "-i", *debs]
-        rc, _out, err = self._call(argv, APT_ENV)
+        rc, _out, err = self._call(rollback_argv(debs), APT_ENV)
         if rc != 0:
-            return False, f"rollback failed: dpkg -i exited {rc}: {tail(err)}", services_before
+            return (
+                False,
+                f"rollback failed: apt-get install of the backed-up packages exited {rc}: "
+                f"{tail(err)}",
+                services_before,
+            )
         versions = self.installed([e["name"] for e in entries])
         wrong = [
             f"{e['name']} is at {versions.get(e['name'].split(':')[0], ('none',))[0]}"

@@ -25,7 +25,9 @@ description:
     configuration files are kept), restarts the services C(needrestart)
     names, and runs the O(health_checks)."
   - "When the install, a service restart or a health check fails and
-    O(rollback) is true, it reinstalls the backed-up packages with C(dpkg -i),
+    O(rollback) is true, it reinstalls the backed-up packages from their
+    files with C(apt-get install --allow-downgrades --no-remove), which
+    orders them by their pre-dependencies,
     restarts the services again, re-runs the health checks and fails the task
     with a message saying what failed and whether the host is healthy after
     the rollback."

@@ -38,7 +38,7 @@ class FakeHost:
         self.calls = []
         self.install_rc = 0
         self.install_partial = True
-        self.dpkg_rc = 0
+        self.rollback_rc = 0
         self.extra_simulation = ""
         self.needrestart_out = "NEEDRESTART-VER: 3.6\nNEEDRESTART-SVC: apache2.service\n"
         self.sql_out = "1\n"
@@ -75,6 +75,18 @@ class FakeHost:
                 )
             ]
             return 0, "\n".join(lines) + "\n" + self.extra_simulation, ""
+        if cmd == "apt-get" and "install" in argv and argv[-1].endswith(".deb"):
+            if self.rollback_rc:
+                return (
+                    self.rollback_rc,
+                    "",
+                    "E: Sub-process /usr/bin/dpkg returned an error code (1)\n",
+                )
+            for path in argv[argv.index("--no-remove") + 1 :]:
+                if path.endswith(".deb"):
+                    name, version, _arch = os.path.basename(path)[: -len(".deb")].split("_")
+                    self.installed[name] = version
+            return 0, "", ""
         if cmd == "apt-get" and "install" in argv:
             if self.install_rc:
                 if self.install_partial:
@@ -95,13 +107,6 @@ class FakeHost:
             name = argv[1]
             with open(os.path.join(cwd, f"{name}_{self.installed[name]}_amd64.deb"), "w") as handle:
                 handle.write("repacked")
-            return 0, "", ""
-        if cmd == "dpkg":
-            if self.dpkg_rc:
-                return self.dpkg_rc, "", "dpkg: error processing archive x.deb\n"
-            for path in argv[argv.index("-i") + 1 :]:
-                name, version, _arch = os.path.basename(path)[: -len(".deb")].split("_")
-                self.installed[name] = version
             return 0, "", ""
         if cmd == "needrestart":
             return 0, self.needrestart_out, ""
@@ -514,18 +519,23 @@ def test_install_failure_rolls_back_to_the_backed_up_debs(host):
     )
     assert "Rolled back to the previous versions; the health checks pass after the rollback" in msg
     debs = str(tmp_path / "backups" / "run-1" / "debs")
-    dpkg = [c for c in fake.calls if c["argv"][0] == "dpkg"]
-    assert [c["argv"] for c in dpkg] == [
+    rollback = [c for c in fake.calls if c["argv"][-1].endswith(".deb")]
+    assert [c["argv"] for c in rollback] == [
         [
-            "dpkg",
-            "--force-confdef",
-            "--force-confold",
-            "-i",
+            "apt-get",
+            "install",
+            "-y",
+            "--allow-downgrades",
+            "--no-remove",
+            "-o",
+            "Dpkg::Options::=--force-confdef",
+            "-o",
+            "Dpkg::Options::=--force-confold",
             f"{debs}/apache2_2.4.62-1~deb12u2_amd64.deb",
             f"{debs}/libapache2-mod-php8.2_8.2.28-1~deb12u1_amd64.deb",
         ]
     ]
-    assert dpkg[0]["env"] == APT_ENV
+    assert rollback[0]["env"] == APT_ENV
     assert fake.installed == {p["name"]: p["previous"] for p in _PLAN}
     result = excinfo.value.result
     assert result["rolled_back"] is True
@@ -542,7 +552,7 @@ def test_install_failing_before_dpkg_ran_needs_no_rollback(host):
     with pytest.raises(ApplyError) as excinfo:
         _applier(fake, paths).apply(_params(tmp_path))
     assert "No package was changed, nothing to roll back" in excinfo.value.msg
-    assert not any(c[0] in ("dpkg", "systemctl") for c in fake.commands())
+    assert not any(c[-1].endswith(".deb") or c[0] == "systemctl" for c in fake.commands())
     assert excinfo.value.result["changed"] is False
     assert excinfo.value.result["rolled_back"] is False
     assert _manifest(tmp_path)["status"] == "aborted"
@@ -580,7 +590,7 @@ def test_health_failure_rolls_back_and_says_so(host):
         paths.needrestart,
         "systemctl",
         "dpkg-query",
-        "dpkg",
+        "apt-get",
         "dpkg-query",
         paths.needrestart,
         "systemctl",
@@ -615,7 +625,7 @@ def test_rollback_false_keeps_new_versions_and_marks_failed(host):
             _params(tmp_path, health_checks=[_HTTP_CHECK], health_retries=1, rollback=False)
         )
     assert "Not rolled back (rollback is false)" in excinfo.value.msg
-    assert not any(c[0] == "dpkg" for c in fake.commands())
+    assert not any(c[-1].endswith(".deb") for c in fake.commands())
     assert _manifest(tmp_path)["status"] == "failed"
     assert excinfo.value.result["rolled_back"] is False
 
@@ -623,10 +633,12 @@ def test_rollback_false_keeps_new_versions_and_marks_failed(host):
 def test_failed_rollback_asks_for_manual_repair(host):
     fake, paths, tmp_path = host
     fake.install_rc = 100
-    fake.dpkg_rc = 1
+    fake.rollback_rc = 100
     with pytest.raises(ApplyError) as excinfo:
         _applier(fake, paths).apply(_params(tmp_path))
-    assert "Rollback failed: dpkg -i exited 1" in excinfo.value.msg
+    assert (
+        "Rollback failed: apt-get install of the backed-up packages exited 100" in excinfo.value.msg
+    )
     assert "manual repair" in excinfo.value.msg
     assert excinfo.value.result["rolled_back"] is False
     assert _manifest(tmp_path)["status"] == "failed"
