@@ -144,7 +144,7 @@ class ActionModule(ActionBase):
                 result.update(failed=True, refused=True, sha256=sha256,
                               msg=f"host {host}: deploy of {release} refused: {reason}")  # fmt: skip
                 return result
-            answer = self._on_host(args, artifact, sha256, release)
+            answer = self._on_host(args, artifact, sha256, release, task_vars)
         ok = not answer.get("failed") and not answer.get("unreachable")
         try:
             writer.append([
@@ -181,14 +181,16 @@ class ActionModule(ActionBase):
             )
         return path, actual
 
-    def _on_host(self, args, artifact, sha256, release):
+    def _on_host(self, args, artifact, sha256, release, task_vars):
         module_args = {key: args[key] for key in _HOST_OPTIONS}
         # Unique per deploy, also for two deploys in one run: it names the backup directory.
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         module_args.update(sha256=sha256, release=release, run_id=f"{run_id()}-{stamp}")
         if self._task.check_mode or self._play_context.check_mode:
             module_args["artifact"] = "/nonexistent/not-uploaded-in-check-mode.tar.gz"
-            return self._execute_module("twovalue.sla.deploy_release", module_args=module_args)
+            return self._execute_module(
+                "twovalue.sla.deploy_release", module_args=module_args, task_vars=task_vars
+            )
         # Whoever made the remote tmpdir removes it: here, unless the task already had one.
         owned = self._connection._shell.tmpdir is None
         tmp = self._connection._shell.tmpdir or self._make_tmp_path()
@@ -197,7 +199,9 @@ class ActionModule(ActionBase):
             self._transfer_file(artifact, remote)
             self._fixup_perms2((tmp, remote))
             module_args["artifact"] = remote
-            return self._execute_module("twovalue.sla.deploy_release", module_args=module_args)
+            return self._execute_module(
+                "twovalue.sla.deploy_release", module_args=module_args, task_vars=task_vars
+            )
         finally:
             if owned:
                 self._remove_tmp_path(tmp)
