@@ -1,0 +1,82 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The secret-leak matrix as pytest (see leak_matrix.py and docs/reliability-leaks.md).
+
+`pytest` runs the reduced matrix; `pytest tests/reliability -m full` runs every cell.
+One module-scoped fixture starts the container hosts and runs the matrix once; each
+cell is then judged on its own.
+"""
+
+import base64
+import json
+import shutil
+import urllib.parse
+
+import leak_matrix
+import pytest
+
+
+def _selected(config):
+    full = "full" in (config.option.markexpr or "")
+    return [c for c in leak_matrix.matrix() if full or leak_matrix.reduced(c)]
+
+
+@pytest.fixture(scope="module")
+def matrix_run(request):
+    if not shutil.which("podman"):
+        pytest.skip("needs podman and the image " + leak_matrix.IMAGE)
+    cells = _selected(request.config)
+    # Whoever runs pytest holds the heavy lock (flock(1)); taking it here would deadlock.
+    result = leak_matrix.run_matrix(cells, take_lock=False, echo=lambda _line: None)
+    print(result.line)
+    return result
+
+
+def _params():
+    params = []
+    for cell in leak_matrix.matrix():
+        marks = [pytest.mark.full, pytest.mark.container]
+        if leak_matrix.reduced(cell):
+            marks.append(pytest.mark.reduced)
+        params.append(pytest.param(cell.id, id=cell.id, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("cell_id", _params())
+def test_no_secret_reaches_any_output(matrix_run, cell_id):
+    errors = [e for e in matrix_run.errors if e.startswith(cell_id + ":")]
+    assert not errors, "\n".join(errors)
+    hits = [
+        f"{output}: secret {name} ({kind})"
+        for c, output, name, kind in matrix_run.hits
+        if c == cell_id
+    ]
+    assert not hits, matrix_run.line + "\n" + "\n".join(hits)
+
+
+@pytest.mark.reduced
+@pytest.mark.full
+@pytest.mark.container
+def test_the_search_finds_a_canary_printed_on_purpose(matrix_run):
+    selfcheck = [e for e in matrix_run.errors if e.startswith("self-check")]
+    assert not selfcheck, selfcheck
+    assert matrix_run.outputs >= 8 * len(matrix_run.cells)
+    assert matrix_run.planted >= 10
+    if any(c.playbook == "rotate_credentials" for c in matrix_run.cells):
+        assert matrix_run.rotated > 0, "no rotated password was read back from the vault"
+
+
+@pytest.mark.reduced
+@pytest.mark.full
+def test_every_encoded_form_of_a_secret_is_found():
+    planted = leak_matrix.make_secrets()
+    assert len(planted) >= 10
+    name, value = "vault-password", planted["vault-password"]
+    wrapped = [
+        value,
+        json.dumps({"v": value}).replace("/", "\\/"),
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+    ] + [base64.b64encode(b"x" * pad + value.encode() + b"tail").decode() for pad in range(3)]
+    for text in wrapped:
+        assert leak_matrix.search("before " + text + " after", planted)[0][0] == name, text
+    assert leak_matrix.search("nothing secret here", planted) == []
