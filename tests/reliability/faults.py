@@ -338,6 +338,10 @@ class Workflow:
         """What the prepared image depends on: its cache key."""
         return ""
 
+    def side_files(self):
+        """Files the preparation leaves on the controller: without them the image is made again."""
+        return []
+
 
 class Deploy(Workflow):
     def __init__(self):
@@ -371,6 +375,9 @@ class Deploy(Workflow):
 
     def inputs(self):
         return _read("molecule/deploy/prepare-site.sh", "molecule/deploy/build-artifacts.sh")
+
+    def side_files(self):
+        return [os.path.join(self.artifacts(), "site-2.0.tar.gz")]
 
     def prepare(self, name):
         podman("cp", os.path.join(ROOT, "molecule/deploy/prepare-site.sh"), f"{name}:/root/")
@@ -411,6 +418,9 @@ class CmsUpdate(Workflow):
 
     def inputs(self):
         return _read("molecule/cms/prepare-site.sh")
+
+    def side_files(self):
+        return [os.path.join(CACHE, "cms-offer.json")]
 
     def prepare(self, name):
         podman("cp", os.path.join(ROOT, "molecule/cms/prepare-site.sh"), f"{name}:/root/")
@@ -665,7 +675,8 @@ def prepared_image(workflow):
     base = podman("image", "inspect", "-f", "{{.Id}}", IMAGE).stdout.strip()
     digest = hashlib.sha256((base + workflow.inputs()).encode()).hexdigest()[:12]
     tag = f"localhost/twovalue-sla/fault-{workflow.name}:{digest}"
-    if podman("image", "exists", tag, check=False).returncode == 0:
+    have_files = all(os.path.exists(path) for path in workflow.side_files())
+    if have_files and podman("image", "exists", tag, check=False).returncode == 0:
         return tag
     print(f"  preparing the {workflow.name} starting point ({tag})", flush=True)
     with container(
@@ -681,6 +692,11 @@ def prepared_image(workflow):
                     raise RuntimeError(f"preparing {workflow.name} failed:\n{output[-3000:]}")
         podman("stop", "-t", "30", host.name)
         podman("commit", "-q", host.name, tag)
+    # Older starting points of this workflow are of no further use.
+    current = podman("image", "inspect", "-f", "{{.Id}}", tag).stdout.strip()
+    for old in podman("images", "-q", "--filter", f"reference={tag.split(':')[0]}").stdout.split():
+        if not current.startswith(old):
+            podman("rmi", "-f", old, check=False)
     return tag
 
 
@@ -776,7 +792,7 @@ def _tail(output):
 # --- command line ----------------------------------------------------------------------------
 
 # The boundaries `make test` runs: one per workflow, the step that changes the host.
-REDUCED = {"deploy": "deploy", "rotation": "credential_set"}
+REDUCED = {"deploy": "deploy_release", "rotation": "credential_set"}
 
 
 def reduced_boundaries(workflow, ref):
