@@ -131,6 +131,7 @@ class SiteDeploy(ReleaseSwitch):
         state = self._state(root)
         live = os.path.realpath(current) if os.path.islink(current) else None
         result["previous"] = os.path.basename(live) if live else None
+        state = self._finish_interrupted_schema(p, root, live, state, result)
         if live == os.path.realpath(target):
             return self._verify_current(p, root, current, target, state, result)
         failed = sorted(n for n in os.listdir(releases) if n.startswith(f"{p['release']}.failed-"))
@@ -196,10 +197,44 @@ class SiteDeploy(ReleaseSwitch):
             f"unpacked releases/{p['release']}; linked {', '.join(p.get('shared_paths') or []) or 'nothing'} to shared/"
         )
 
+    def _finish_interrupted_schema(self, p, root, live, state, result):
+        """A run killed between its dump and its switch may have left a half-migrated
+        database under the old code: it is put back from that run's dump first."""
+        pending = state.get("schema_pending")
+        if not pending:
+            return state
+        target = os.path.join(root, "releases", pending["release"])
+        if live != os.path.realpath(target):
+            rc, error = self._restore(pending["database"], pending["dump"], pending["db_server"])
+            if rc != 0:
+                raise DeployError(
+                    f"a deploy of {pending['release']} (run {pending['run_id']}) was interrupted "
+                    f"during its schema step and restoring {pending['database']} from "
+                    f"{pending['dump']} failed: {error}; nothing else changed",
+                    result,
+                )
+            self._step(
+                f"database {pending['database']} restored from the dump of the interrupted "
+                f"deploy of {pending['release']} (run {pending['run_id']})"
+            )
+            result["restored_interrupted"] = pending
+        state = {k: v for k, v in state.items() if k != "schema_pending"}
+        self._save_state(root, state)
+        return state
+
     def _switch(self, p, root, current, target, live, result):
         switched = False
         try:
             if p.get("schema"):
+                # Written before the schema step: a run killed during it is undone by the next.
+                pending = {
+                    "release": p["release"],
+                    "run_id": p["run_id"],
+                    "database": p["database"],
+                    "dump": result["database_dump"],
+                    "db_server": p.get("db_server") or "",
+                }
+                self._save_state(root, dict(self._state(root), schema_pending=pending))
                 self._schema_update(KINDS[p["schema"]], target, p["site_url"])
             self._point(current, target, p["run_id"])
             switched = True
@@ -280,6 +315,10 @@ class SiteDeploy(ReleaseSwitch):
             )
         os.rename(target, failed)
         steps.append(f"failed release kept as {os.path.basename(failed)}")
+        state = self._state(root)
+        restore_failed = any(step.startswith("database restore failed") for step in steps)
+        if not restore_failed and state.pop("schema_pending", None) is not None:
+            self._save_state(root, state)
         result.update(rolled_back=True, rollback_steps=steps, failed_release=failed)
 
     def _record(self, root, p):

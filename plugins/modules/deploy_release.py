@@ -15,7 +15,9 @@ description:
   - Verifies O(artifact) against O(sha256), unpacks it under a temporary name in
     C(releases/) and renames it to C(releases/<release>) when complete, with each of
     O(shared_paths) a link into C(shared/).
-  - "With O(schema): dumps O(database), runs the CMS's schema step in the new release."
+  - "With O(schema): dumps O(database), runs the CMS's schema step in the new release. A run
+    killed during that step leaves a note in C(<site_root>/.sla-deploy.json); the next run
+    first restores the database from that run's dump."
   - Switches C(current) in one rename, reloads O(reload_services) and checks that
     C(<site_url>/<version_marker>) answers O(version), plus O(health_checks).
   - On failure switches back, restores the database, and keeps the release as

@@ -172,3 +172,77 @@ def test_bad_parameters_are_named(site, override, message):
     p = params(site, "/a.tar.gz", "a" * 64, "1.0")
     p.update(override)
     assert any(message in error for error in validate_deploy_params(p))
+
+
+class Killed(Exception):
+    """The run dies here, as under SIGKILL: nothing after this point runs."""
+
+
+@pytest.fixture
+def database(monkeypatch, tmp_path):
+    """The dump, schema step and restore of a site with a database, recorded in order."""
+    events = []
+
+    def dump(self, database, run_dir, db_server=""):
+        events.append(("dump", database))
+        return str(tmp_path / f"{database}.sql.gz")
+
+    def schema_update(self, kind, release, site_url):
+        events.append(("schema", os.path.basename(release)))
+        if events.count(("schema", os.path.basename(release))) == 1 and "kill" in events:
+            raise Killed
+
+    def restore(self, database, dump_path, db_server=""):
+        events.append(("restore", database, dump_path))
+        return 0, ""
+
+    monkeypatch.setattr(SiteDeploy, "_dump", dump)
+    monkeypatch.setattr(SiteDeploy, "_schema_update", schema_update)
+    monkeypatch.setattr(SiteDeploy, "_restore", restore)
+    return events
+
+
+def test_a_deploy_killed_in_its_schema_step_has_its_database_restored_by_the_next(
+    tmp_path, site, database
+):
+    one, one_sha = artifact(tmp_path, "1.0")
+    two, two_sha = artifact(tmp_path, "2.0")
+    schema = {"schema": "mediawiki", "database": "wikidb"}
+    deploy(site, params(site, one, one_sha, "1.0", **schema))
+    database.append("kill")
+    with pytest.raises(Killed):
+        deploy(site, params(site, two, two_sha, "2.0", run_id="run-2", **schema))
+    state = json.loads((site / STATE_FILE).read_text())
+    assert state["schema_pending"]["release"] == "2.0"
+    assert os.readlink(site / "current") == "releases/1.0"
+
+    result = deploy(site, params(site, two, two_sha, "2.0", run_id="run-3", **schema))
+    dump = str(tmp_path / "wikidb.sql.gz")
+    # The half-migrated database is put back before the new attempt dumps it again.
+    assert database[database.index("kill") + 1 :] == [
+        ("dump", "wikidb"), ("schema", "2.0"), ("restore", "wikidb", dump),
+        ("dump", "wikidb"), ("schema", "2.0"),
+    ]  # fmt: skip
+    assert result["restored_interrupted"]["run_id"] == "run-2"
+    assert any("interrupted deploy of 2.0 (run run-2)" in step for step in result["steps"])
+    assert os.readlink(site / "current") == "releases/2.0"
+    assert "schema_pending" not in json.loads((site / STATE_FILE).read_text())
+
+
+def test_a_deploy_killed_after_its_switch_keeps_the_migrated_database(tmp_path, site, database):
+    one, one_sha = artifact(tmp_path, "1.0")
+    two, two_sha = artifact(tmp_path, "2.0")
+    schema = {"schema": "mediawiki", "database": "wikidb"}
+    deploy(site, params(site, one, one_sha, "1.0", **schema))
+    deploy(site, params(site, two, two_sha, "2.0", run_id="run-2", **schema))
+    # As a run killed between its switch and its record leaves the state file.
+    state = json.loads((site / STATE_FILE).read_text())
+    state.update(verified="1.0", schema_pending={
+        "release": "2.0", "run_id": "run-2", "database": "wikidb",
+        "dump": "/nonexistent.sql.gz", "db_server": "",
+    })  # fmt: skip
+    (site / STATE_FILE).write_text(json.dumps(state))
+    result = deploy(site, params(site, two, two_sha, "2.0", run_id="run-3", **schema))
+    assert not any(event[0] == "restore" for event in database if isinstance(event, tuple))
+    assert "restored_interrupted" not in result
+    assert "schema_pending" not in json.loads((site / STATE_FILE).read_text())
