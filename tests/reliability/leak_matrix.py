@@ -910,6 +910,7 @@ def run_matrix(cells, take_lock=True, verbose=False, keep=None, echo=print) -> R
     directory = keep or tempfile.mkdtemp(prefix="sla-leak-")
     world = World(directory, verbose=verbose)
     errors = []
+    done = []
     try:
         with heavy_lock(take_lock):
             world.start()
@@ -923,20 +924,29 @@ def run_matrix(cells, take_lock=True, verbose=False, keep=None, echo=print) -> R
                 "self-check: a printed canary is found in stdout, log, journal, process list, base64"
             )
         for cell in cells:
-            problems, seconds, _ = world.run(cell, take_lock)
+            try:
+                problems, seconds, _ = world.run(cell, take_lock)
+            except KeyboardInterrupt:
+                # Stopped (Ctrl-C, SIGTERM): the figures cover the cells that ran.
+                errors.append(f"interrupted after {len(done)} of {len(cells)} cells")
+                break
+            done.append(cell)
             errors += [f"{cell.id}: {p}" for p in problems]
             hits = [h for h in world.hits if h[0] == cell.id]
             verdict = "ERROR" if problems else ("LEAK" if hits else "clean")
-            echo(f"{cell.id}: {verdict} ({seconds:.0f} s)")
+            echo(
+                f"{cell.id}: {verdict} ({seconds:.0f} s; {len(done)}/{len(cells)} cells, "
+                f"{world.outputs} outputs, {len(world.hits)} hits so far)"
+            )
             for problem in problems:
                 echo(f"    {problem}")
     finally:
         remove_hosts()
         if not keep:
             shutil.rmtree(directory, ignore_errors=True)
-    line = summary_line(cells, world.outputs, len(world.hits))
+    line = summary_line(done, world.outputs, len(world.hits))
     return Result(
-        cells, world.outputs, world.hits, errors, time.monotonic() - start, line,
+        done, world.outputs, world.hits, errors, time.monotonic() - start, line,
         planted=len(world.planted), rotated=len(world.rotated),
     )  # fmt: skip
 

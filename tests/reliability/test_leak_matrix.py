@@ -43,6 +43,7 @@ def _params():
 
 @pytest.mark.parametrize("cell_id", _params())
 def test_no_secret_reaches_any_output(matrix_run, cell_id):
+    assert cell_id in {c.id for c in matrix_run.cells}, f"the cell did not run: {matrix_run.errors}"
     errors = [e for e in matrix_run.errors if e.startswith(cell_id + ":")]
     assert not errors, "\n".join(errors)
     hits = [
