@@ -38,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -153,7 +154,7 @@ def restore_ssh(host):
 
 
 def run(workflow, host, directory, label, fault=None, extra=None, timeout=1800):
-    """One ansible-playbook run of the workflow over SSH; returns (rc, output, boundaries)."""
+    """One ansible-playbook run of the workflow over SSH: (rc, output, boundaries, fault fired)."""
     fault_dir = os.path.join(directory, f"fault-{label}")
     os.makedirs(fault_dir, exist_ok=True)
     inventory = os.path.join(directory, "hosts.yml")
@@ -200,7 +201,7 @@ def run(workflow, host, directory, label, fault=None, extra=None, timeout=1800):
             rc = process.wait(timeout=timeout)
         finally:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, 9)
+                os.killpg(process.pid, signal.SIGKILL)
         out.seek(0)
         output = out.read()
     boundaries = []

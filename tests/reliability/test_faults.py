@@ -67,3 +67,53 @@ def test_a_fault_at_every_boundary_leaves_the_host_intact_and_a_rerun_converges(
                     f"{kind} at {boundary} {trial.where}: {trial.problems + trial.broken}"
                 )
     assert not failures, "\n".join(failures)
+
+
+# The checks themselves must be able to fail: states no workflow may leave behind.
+OLD = {"site": ["200", "1.0"], "db": "aaaa", "api": "200"}
+NEW = {"site": ["200", "2.0"], "db": "bbbb", "api": "200"}
+
+
+@pytest.mark.parametrize(
+    ("seen", "problem"),
+    [
+        ({"site": ["500", "1.0"], "db": "aaaa", "api": "200"}, "the site answers 500"),
+        ({"site": ["200", "3.0"], "db": "aaaa", "api": "200"}, "neither old nor new"),
+        ({"site": ["200", "1.0"], "db": "cccc", "api": "200"}, "database is neither old nor new"),
+        ({"site": ["200", "2.0"], "db": "bbbb", "api": "503"}, "API answers 503"),
+    ],
+)
+def test_the_deploy_invariants_catch_a_broken_state(seen, problem):
+    problems = faults.WORKFLOWS["deploy"].intact(seen, OLD, NEW)
+    assert any(problem in p for p in problems), problems
+    assert faults.WORKFLOWS["deploy"].intact(OLD, OLD, NEW) == []
+    assert faults.WORKFLOWS["deploy"].converged(OLD, NEW) != []
+
+
+def test_the_update_invariants_catch_a_half_installed_package():
+    old = {
+        "site": ["200", "wiki page"],
+        "db": "a",
+        "dpkg_audit": "",
+        "packages": {"php": ("1", "ii")},
+    }
+    new = {
+        "site": ["200", "wiki page"],
+        "db": "a",
+        "dpkg_audit": "",
+        "packages": {"php": ("2", "ii")},
+    }
+    half = dict(new, dpkg_audit="php is unpacked", packages={"php": ("2", "iU")})
+    problems = faults.WORKFLOWS["updates"].intact(half, old, new)
+    assert any("dpkg --audit" in p for p in problems) and any("iU" in p for p in problems)
+
+
+def test_the_rotation_invariants_catch_a_credential_nobody_holds():
+    state = {"site": ["200", "MediaWiki"], "pending": []}
+    lost = dict(state, working_secrets={"db_user/wikiuser@": [], "cms": ["staged"]})
+    rotation = faults.WORKFLOWS["rotation"]
+    assert rotation.intact(lost, state, state) == [
+        "no secret the agency holds opens db_user/wikiuser@"
+    ]
+    staged = dict(state, working_secrets={"db_user/wikiuser@": ["staged"]}, pending=["x"])
+    assert len(rotation.converged(staged, state)) == 2
