@@ -54,6 +54,7 @@ NETWORK = "twovalue-sla-faults"
 CACHE = os.path.join(ROOT, ".cache", "faults")
 PLUGINS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault_plugins")
 PRO_WINDOW = "2026-11-30T06:30:00+01:00"
+PRO_PRODUCTION = {"sla_customer": "acme", "sla_tier": "pro", "sla_environment": "production"}
 WIKI_DB_PASSWORD = "fault-wikidb-start-3131"
 ADMIN_WIKI_PASSWORD = "fault-sla-admin-start-3131"
 DEPLOY_DB_PASSWORD = "fault-deploy-db-3131"
@@ -431,9 +432,7 @@ class CmsUpdate(Workflow):
     def host_vars(self, directory):
         offer = json.loads(_cached("cms-offer.json"))["next"]
         return {
-            "sla_customer": "acme",
-            "sla_tier": "pro",
-            "sla_environment": "production",
+            **PRO_PRODUCTION,
             "updates_now": PRO_WINDOW,
             "cms_now": PRO_WINDOW,
             "cms_release_sources": {
@@ -517,9 +516,7 @@ class Updates(Workflow):
 
     def host_vars(self, directory):
         return {
-            "sla_customer": "acme",
-            "sla_tier": "pro",
-            "sla_environment": "production",
+            **PRO_PRODUCTION,
             "updates_now": PRO_WINDOW,
             "cms_now": PRO_WINDOW,
             "updates_health_checks": [
@@ -579,9 +576,7 @@ class Rotation(Workflow):
 
     def host_vars(self, directory):
         return {
-            "sla_customer": "acme",
-            "sla_tier": "pro",
-            "sla_environment": "production",
+            **PRO_PRODUCTION,
             "access_now": PRO_WINDOW,
             "access_people": {"alice": {"name": "Alice Agent", "organisation": "agency"}},
             "access_grants": [
