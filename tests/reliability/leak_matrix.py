@@ -150,28 +150,25 @@ class Cell:
 
 FAILING_HEALTH = [{"type": "http", "url": "http://localhost/sla-leak-injected-failure"}]
 
+
+def _host_playbook(**extra):
+    """The paths of a playbook run on acme's hosts; the failure adds `gone`, which does not exist."""
+    hosts = {"sla_hosts": "acme", **extra}
+    return {
+        "success": ([], hosts, True),
+        "failure": ([], dict(hosts, sla_hosts="acme:gone"), False),
+        "check": (["--check"], hosts, True),
+        "diff": (["--diff"], hosts, True),
+    }
+
+
 # playbook -> path -> (arguments, extra vars, expect success); a path absent: no such cell.
 # The host playbooks' failure path adds GONE, a host that does not exist: the run goes
 # through on the real hosts and fails on that one.
 DESIGN = {
-    "maintenance": {
-        "success": ([], {"sla_hosts": "acme"}, True),
-        "failure": ([], {"sla_hosts": "acme:gone"}, False),
-        "check": (["--check"], {"sla_hosts": "acme"}, True),
-        "diff": (["--diff"], {"sla_hosts": "acme"}, True),
-    },
-    "access": {
-        "success": ([], {"sla_hosts": "acme"}, True),
-        "failure": ([], {"sla_hosts": "acme:gone"}, False),
-        "check": (["--check"], {"sla_hosts": "acme"}, True),
-        "diff": (["--diff"], {"sla_hosts": "acme"}, True),
-    },
-    "offboard": {
-        "success": ([], {"sla_hosts": "acme", "person": "dave"}, True),
-        "failure": ([], {"sla_hosts": "acme:gone", "person": "dave"}, False),
-        "check": (["--check"], {"sla_hosts": "acme", "person": "dave"}, True),
-        "diff": (["--diff"], {"sla_hosts": "acme", "person": "dave"}, True),
-    },
+    "maintenance": _host_playbook(),
+    "access": _host_playbook(),
+    "offboard": _host_playbook(person="dave"),
     "rotate_credentials": {
         "success": (
             [],
@@ -240,18 +237,8 @@ DESIGN = {
         ),
         "diff": (["--diff"], {"sla_hosts": "acme_staging", "staging_source": PRODUCTION}, True),
     },
-    "drift": {
-        "success": ([], {"sla_hosts": "acme"}, True),
-        "failure": ([], {"sla_hosts": "acme:gone"}, False),
-        "check": (["--check"], {"sla_hosts": "acme"}, True),
-        "diff": (["--diff"], {"sla_hosts": "acme"}, True),
-    },
-    "docs": {
-        "success": ([], {"sla_hosts": "acme"}, True),
-        "failure": ([], {"sla_hosts": "acme:gone"}, False),
-        "check": (["--check"], {"sla_hosts": "acme"}, True),
-        "diff": (["--diff"], {"sla_hosts": "acme"}, True),
-    },
+    "drift": _host_playbook(),
+    "docs": _host_playbook(),
     "sla_report": {
         "success": (
             [],
