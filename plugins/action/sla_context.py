@@ -32,6 +32,10 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     resolve_control,
     resolve_targets,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
+    CmsPlanError,
+    validate_sources,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,
@@ -97,6 +101,11 @@ class ActionModule(ActionBase):
                     aware_time(provided[name], name)
                 except GateError as e:
                     errors.append(f"{e} {_WHERE_TO_FIX}")
+        if provided.get("cms_release_sources") and not checked.error_messages:
+            try:
+                validate_sources(provided["cms_release_sources"])
+            except CmsPlanError as e:
+                errors.append(f"cms_release_sources: {e} {_WHERE_TO_FIX}")
         if {"access", "access:rotate"} & set(roles) and not checked.error_messages:
             _check_access_register(checked.validated_parameters, errors)
 
