@@ -108,7 +108,14 @@ class VaultFileStore(SecretStore):
 
     def stage(self, credential, secret, when):
         def change(document):
-            document["pending"][credential] = {"secret": secret, "staged_at": when}
+            entry = {"secret": secret, "staged_at": when}
+            left = document["pending"].get(credential)
+            if left is not None:
+                # Staged by a rotation that was interrupted: the host may run on it, so it is
+                # kept until this rotation is committed, and staged again if it is discarded.
+                earlier = [{"secret": left["secret"], "staged_at": left["staged_at"]}]
+                entry["earlier"] = earlier + left.get("earlier", [])
+            document["pending"][credential] = entry
 
         self._update(change)
 
@@ -123,6 +130,12 @@ class VaultFileStore(SecretStore):
 
     def discard(self, credential):
         def change(document):
-            document["pending"].pop(credential, None)
+            entry = document["pending"].pop(credential, None)
+            earlier = (entry or {}).get("earlier") or []
+            if earlier:
+                latest, *older = earlier
+                document["pending"][credential] = dict(
+                    latest, **({"earlier": older} if older else {})
+                )
 
         self._update(change)

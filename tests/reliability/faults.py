@@ -625,6 +625,9 @@ class Rotation(Workflow):
                     held["vault"] = vault["credentials"][key]["secret"]
                 if key in vault["pending"]:
                     held["staged"] = vault["pending"][key]["secret"]
+                    # Left staged by an interrupted rotation before this one (secret_store).
+                    for number, earlier in enumerate(vault["pending"][key].get("earlier", [])):
+                        held[f"staged earlier {number + 1}"] = earlier["secret"]
             working = [where for where, secret in held.items() if secret and login(secret)]
             live[credential] = working
         seen["working_secrets"] = live

@@ -57,3 +57,26 @@ def test_a_wrong_vault_password_is_a_clear_error(tmp_path):
     VaultFileStore(str(tmp_path), "acme", b"right").stage("x", "s", "t")
     with pytest.raises(SecretStoreError, match="cannot be opened with the vault password"):
         VaultFileStore(str(tmp_path), "acme", b"wrong").current("x")
+
+
+def test_a_secret_staged_by_an_interrupted_rotation_survives_a_failed_retry(tmp_path):
+    """Killed after the host took "first" and before the commit, then a retry that fails
+    and puts the host back on "first": the vault must still hold "first"."""
+    store = VaultFileStore(str(tmp_path), "acme", b"pw")
+    store.stage("x", "first", "t1")
+    store.stage("x", "second", "t2")
+    store.discard("x")
+    store.commit("x", "t3")
+    assert store.current("x") == "first"
+
+
+def test_a_committed_retry_leaves_nothing_staged(tmp_path):
+    store = VaultFileStore(str(tmp_path), "acme", b"pw")
+    for number, secret in enumerate(("first", "second", "third")):
+        store.stage("x", secret, f"t{number}")
+    store.discard("x")
+    store.discard("x")
+    store.stage("x", "fourth", "t4")
+    store.commit("x", "t5")
+    assert store.current("x") == "fourth"
+    assert store._load()["pending"] == {}
