@@ -180,8 +180,23 @@ class CredentialRotation:
         except (RotationError, OSError) as exc:
             self._revert_db(name, old_hash, config, old_text)
             msg = exc.msg if isinstance(exc, RotationError) else str(exc)
+            if config:
+                msg += self._check_after_revert(kind, params)
             raise RotationError(msg, self.steps, True) from exc
         return {"changed": True, "steps": self.steps}
+
+    def _check_after_revert(self, kind, params):
+        """The web server may keep the configuration it cached for a moment: the revert is
+        only done once the site answers from its database with the old password again."""
+        ok, results = self._health.run(
+            [site_check(kind, params["site_url"])], params["health_retries"], params["health_delay"]
+        )
+        if ok:
+            self.steps.append("site healthy again with the old password")
+            return ""
+        detail = "; ".join(r["detail"] for r in results if not r["ok"])
+        self.steps.append(f"site unhealthy after the revert: {detail}")
+        return f"; and after the revert the site still fails: {detail}"
 
     def _revert_db(self, name, old_hash, config, old_text):
         if config:

@@ -47,13 +47,19 @@ class FakeMariaDB:
 
 
 class FakeHealth:
+    """Answers ok, or each run's answer in turn when given a list."""
+
     def __init__(self, ok):
+        self.answers = ok if isinstance(ok, list) else None
         self.ok = ok
         self.checks = None
+        self.runs = []
 
     def run(self, checks, retries, delay):
         self.checks = checks
-        return self.ok, [{"check": "http", "ok": self.ok, "detail": "answered 500"}]
+        self.runs.append(checks)
+        ok = self.answers.pop(0) if self.answers is not None else self.ok
+        return ok, [{"check": "http", "ok": ok, "detail": "answered 500"}]
 
 
 @pytest.fixture
@@ -112,6 +118,25 @@ def test_an_unhealthy_site_gets_the_old_hash_and_configuration_back(site):
         data == f"ALTER USER 'wikiuser'@'localhost' IDENTIFIED BY PASSWORD '{OLD_HASH}'"
         for _argv, data in db.calls
     )
+
+
+def test_a_revert_waits_until_the_site_answers_with_the_old_password(site):
+    health = FakeHealth([False, True])
+    with pytest.raises(RotationError) as excinfo:
+        CredentialRotation(FakeMariaDB(), health=health).rotate_db_user(params(site), NEW)
+    assert len(health.runs) == 2
+    assert "api.php?action=query&meta=siteinfo" in health.runs[1][0]["url"]
+    assert excinfo.value.steps[-1] == "site healthy again with the old password"
+    assert "after the revert" not in excinfo.value.msg
+
+
+def test_a_site_still_failing_after_the_revert_says_so(site):
+    with pytest.raises(RotationError) as excinfo:
+        CredentialRotation(FakeMariaDB(), health=FakeHealth(False)).rotate_db_user(
+            params(site), NEW
+        )
+    assert excinfo.value.reverted is True
+    assert "after the revert the site still fails: answered 500" in excinfo.value.msg
 
 
 def test_a_failed_login_reverts_before_the_configuration_is_touched(site):
