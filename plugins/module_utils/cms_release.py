@@ -39,8 +39,10 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     dump_to_gzip,
     first_existing,
     http_get,
+    local_db_server,
     restore_from_gzip,
     shown_url,
+    socket_args,
     tail,
 )
 
@@ -49,7 +51,6 @@ READ_ONLY_END = "# twovalue.sla maintenance: read-only end"
 _READ_ONLY_BLOCK = re.compile(
     r"\n?" + re.escape(READ_ONLY_BEGIN) + r".*?" + re.escape(READ_ONLY_END) + r"\n?", re.DOTALL
 )
-_LOCAL_DB_SERVERS = ("", "localhost", "127.0.0.1", "::1")
 _CHUNK = 1024 * 1024
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
@@ -266,7 +267,7 @@ def validate_params(params):
         errors.append("sha256 must be the 64 hex digits published with the release")
     if not os.path.isabs(params["site_root"] or ""):
         errors.append(f"site_root {params['site_root']!r} must be an absolute path")
-    if not _local_db_server(params.get("db_server") or ""):
+    if not local_db_server(params.get("db_server") or ""):
         errors.append(
             f"the site's database is on {params['db_server']}: only the local MariaDB (reached "
             "through its socket) can be dumped and restored around the switch"
@@ -274,25 +275,10 @@ def validate_params(params):
     return errors
 
 
-def _socket(db_server):
-    # "localhost:/run/mysqld/other.sock" names the socket the site's server listens on.
-    _host, _, path = db_server.partition(":")
-    return [f"--socket={path}"] if path.startswith("/") else []
-
-
 def run_id_errors(params):
     if _RUN_ID.match(params["run_id"] or ""):
         return []
     return [f"run_id {params['run_id']!r} may hold only letters, digits and ._:+-"]
-
-
-def _local_db_server(server):
-    # A port may be a second server while dumps go through the default socket;
-    # "localhost:/path/to.sock" names the socket itself.
-    if server in _LOCAL_DB_SERVERS:
-        return True
-    host, _, rest = server.partition(":")
-    return host == "localhost" and rest.startswith("/")
 
 
 def record_schema(path, site, version):
@@ -524,7 +510,7 @@ class ReleaseSwitch:
                 "the switch needs a dump to roll back to; nothing changed"
             )
         target = os.path.join(run_dir, f"{database}.sql.gz")
-        argv = [binary, "--user=root", "--protocol=socket", *_socket(db_server)]
+        argv = [binary, "--user=root", "--protocol=socket", *socket_args(db_server)]
         argv += ["--single-transaction"]
         argv += ["--routines", "--triggers", "--databases", database]
         try:
@@ -600,7 +586,7 @@ class ReleaseSwitch:
         client = first_existing(self._sql_clients)
         if client is None:
             return 1, "no mariadb client on the host"
-        base = [client, "--user=root", "--protocol=socket", *_socket(db_server)]
+        base = [client, "--user=root", "--protocol=socket", *socket_args(db_server)]
         # Dropped first: tables a failed schema update created must not survive.
         rc, _out, err = self._call(base, data=f"DROP DATABASE IF EXISTS `{database}`;")
         if rc != 0:

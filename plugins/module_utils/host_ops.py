@@ -39,6 +39,22 @@ def sql_string(value):
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def local_db_server(server):
+    """Whether a site's database server is this host's, reached through its socket."""
+    # A port may be a second server while dumps go through the default socket;
+    # "localhost:/path/to.sock" names the socket itself.
+    if server in ("", "localhost", "127.0.0.1", "::1"):
+        return True
+    host, _, rest = server.partition(":")
+    return host == "localhost" and rest.startswith("/")
+
+
+def socket_args(db_server):
+    # "localhost:/run/mysqld/other.sock" names the socket the site's server listens on.
+    _host, _, path = db_server.partition(":")
+    return [f"--socket={path}"] if path.startswith("/") else []
+
+
 def first_existing(candidates):
     return next((path for path in candidates if os.path.exists(path)), None)
 

@@ -261,6 +261,7 @@ class _Ledger:
         self._calls = {}
         self.anchors = {}
         self.reviews = {}
+        self.backups = {}
 
     # ----------------------------------------------------------------- state
 
@@ -287,6 +288,7 @@ class _Ledger:
             "plan_calls": calls,
             # The review gap at the boundary needs only each host's last review.
             "access_reviews": {host: times[-1:] for host, times in sorted(self.reviews.items())},
+            "verified_backups": {host: times[-1:] for host, times in sorted(self.backups.items())},
         }
 
     @classmethod
@@ -304,6 +306,8 @@ class _Ledger:
             ledger.anchors[host] = copy.deepcopy(anchors)
         for host, times in state.get("access_reviews", {}).items():
             ledger.reviews[host] = list(times)
+        for host, times in state.get("verified_backups", {}).items():
+            ledger.backups[host] = list(times)
         for call in state.get("plan_calls", ()):
             call = copy.deepcopy(call)
             key = (call.pop("host"), call.pop("activity"))
@@ -320,6 +324,14 @@ class _Ledger:
             # Each access run checks every account against the register: a review.
             if record.get("decision") == "planned":
                 self.reviews.setdefault(host, []).append(record["time"])
+            return
+        if record.get("activity") == "backup":
+            # A failed backup is no restore point, but it makes the host one
+            # whose backups are measured; a skipped one (not in the SLA) does not.
+            if record.get("decision") in ("applied", "failed"):
+                times = self.backups.setdefault(host, [])
+                if record["decision"] == "applied" and (record.get("result") or {}).get("verified"):
+                    times.append(record["time"])
             return
         result = _offer(record)
         if result is not None:
@@ -605,6 +617,28 @@ def _access_reviews(ledger, interval, start, end):
     }
 
 
+def _verified_backups(ledger, retention, start, end):
+    hosts = {}
+    for host, times in sorted(ledger.backups.items()):
+        timed = sorted(_instant(t, "backup time") for t in times)
+        # Backups that only ever failed leave the whole period without a restore point.
+        gap = _longest_gap(timed, start, end) if timed else (end - start) / _DAY
+        hosts[host] = {
+            "target": retention,
+            "measured": gap,
+            "met": gap <= retention,
+            "backups": sum(1 for t in timed if start <= t < end),
+            "last_backup": _iso(timed[-1]) if timed else None,
+        }
+    return {
+        "target": retention,
+        "unit": "days without a verified backup, longest over the hosts",
+        "measured": max((h["measured"] for h in hosts.values()), default=None),
+        "met": all(h["met"] for h in hosts.values()) if hosts else None,
+        "hosts": hosts,
+    }
+
+
 def _activity_counts(used):
     by_activity = {}
     project_refs = set()
@@ -735,6 +769,7 @@ def kpis(records, targets, period_end, opening=None):
         "access_reviews": _access_reviews(
             ledger, targets["access_review_interval_days"], start, end
         ),
+        "verified_backups": _verified_backups(ledger, targets["backup_retention_days"], start, end),
         "activity": _activity_counts(used),
         "cms_migration_advice": _migration_advice(used, ("cms",)),
         # Package upgrades (a new release, backports, an epoch) are refused the same way.

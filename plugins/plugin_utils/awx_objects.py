@@ -51,6 +51,7 @@ PLAYBOOKS = (
     ("refresh_staging", "playbooks/refresh_staging.yml", "Refresh staging from production, sanitised", ("staging",), True),
     ("drift", "playbooks/drift.yml", "Staging compared with production", ("staging",), False),
     ("docs", "playbooks/docs.yml", "System documentation and migration advice", ("docs",), False),
+    ("backup", "playbooks/backup.yml", "Verified backups of every site", ("backup",), False),
     ("sla_report", "playbooks/sla_report.yml", "SLA report of the last complete quarter", (), False),
     ("verify_audit", "playbooks/verify_audit.yml", "Verify the audit trail", (), False),
 )  # fmt: skip
@@ -183,6 +184,20 @@ def schedules(customer, targets, start_date, templates):
                     f"FREQ=WEEKLY;INTERVAL={weeks};BYDAY={_RRULE_DAYS[first_day]}",
                 ),
                 f"Every {weeks} weeks ({weeks * 7} days, within the {days}-day interval): {what}",
+            )
+        )
+
+    if "backup" in templates:
+        # 02:00 is outside every default window's start and the office's hours;
+        # a backup a day keeps the longest gap far inside any retention.
+        result.append(
+            _schedule(
+                customer,
+                "backup",
+                "nightly",
+                _rrule(start_date, tz, first_day, "02:00", "FREQ=DAILY"),
+                f"Every night at 02:00 ({tz}): sites backed up, verified, and kept "
+                f"{targets['backup_retention_days']} days",
             )
         )
 

@@ -609,15 +609,13 @@ def _kpi_rows(figures, targets, records):
             "met": reviews["met"],
         }
     )
-    # The trail holds no backup records yet; the report says so instead of
-    # claiming a figure it cannot back.
+    backups = figures["verified_backups"]
     rows.append(
         {
             "id": "backups_verified",
-            "target": targets["backup_retention_days"],
-            "measured": None,
-            "records": sum(1 for r in _counted(records) if r.get("activity") == "backup"),
-            "met": None,
+            "target": backups["target"],
+            "measured": backups["measured"],
+            "met": backups["met"],
         }
     )
     return rows
@@ -855,7 +853,6 @@ def _outline(data, texts, language, with_charts):
 
 
 def _kpi_section(data, texts, language):
-    targets = data["targets"]
     rows = []
     for row in data["kpis"]:
         kpi_id = row["id"]
@@ -899,8 +896,12 @@ def _kpi_section(data, texts, language):
             )
         else:
             name = texts["kpi_backup"]
-            target = texts["kpi_backup_target"].format(days=targets["backup_retention_days"])
-            measured = texts["none_recorded"]
+            target = texts["kpi_backup_target"].format(days=row["target"])
+            measured = (
+                texts["kpi_periodic_measured"].format(days=_number(row["measured"], language))
+                if row["measured"] is not None
+                else texts["none_recorded"]
+            )
         rows.append((name, target, measured, _met_cell(row["met"], texts)))
     return [
         Heading(2, texts["section_kpis"], "kpis"),

@@ -699,3 +699,44 @@ def test_without_access_runs_the_review_is_not_measured(march, figures):
         "met": None,
         "hosts": {},
     }
+
+
+def _backup(time, host, decision="applied", verified=True, check_mode=False):
+    return _record(time, host, "b-" + time[:10], "backup", decision, "/var/www/wiki",
+                   result={"verified": verified}, check_mode=check_mode)  # fmt: skip
+
+
+def test_verified_backups_are_measured_as_the_longest_time_without_a_restore_point():
+    opening = {
+        "at": "2026-03-01T00:00:00+00:00",
+        "verified_backups": {"web1": ["2026-02-27T02:00:00+00:00"]},
+    }
+    records = [
+        _backup("2026-03-02T02:00:00+00:00", "web1"),
+        # Written but not verified, failed, or in check mode: no restore point.
+        _backup("2026-03-10T02:00:00+00:00", "web1", verified=False),
+        _backup("2026-03-11T02:00:00+00:00", "web1", decision="failed", verified=False),
+        _backup("2026-03-12T02:00:00+00:00", "web1", check_mode=True),
+        _backup("2026-03-22T02:00:00+00:00", "web1"),
+        # Only failures: the whole month without a restore point.
+        _backup("2026-03-05T02:00:00+00:00", "web2", decision="failed", verified=False),
+        # Backups outside this SLA make no host measured.
+        _backup("2026-03-05T02:00:00+00:00", "web3", decision="skipped", verified=False),
+    ]
+    end = _at("2026-04-01T00:00:00+00:00")
+    backups = kpis(records, resolve_targets("medium"), end, opening=opening)["verified_backups"]
+    assert set(backups["hosts"]) == {"web1", "web2"}
+    web1 = backups["hosts"]["web1"]
+    # 2 Mar to 22 Mar is the longest stretch: 20 days.
+    assert web1["measured"] == pytest.approx(20) and web1["backups"] == 2 and web1["met"] is True
+    assert web1["last_backup"] == "2026-03-22T02:00:00Z"
+    assert backups["hosts"]["web2"]["measured"] == pytest.approx(31)
+    assert backups["met"] is False and backups["target"] == 30
+    # Carried over: the next period starts from web1's last verified backup.
+    ledger, _used = sla_report._replay(records, opening, end)
+    assert ledger.state(end)["verified_backups"]["web1"] == ["2026-03-22T02:00:00+00:00"]
+
+
+def test_without_backup_records_backups_are_not_measured(march, figures):
+    assert figures["verified_backups"]["measured"] is None
+    assert figures["verified_backups"]["met"] is None

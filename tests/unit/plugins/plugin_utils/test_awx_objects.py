@@ -101,7 +101,7 @@ def test_filter_map():
 def test_templates_follow_the_tiers_activities(tier):
     objects = _objects(tier)
     templates = _templates(objects)
-    expected = {"maintenance", "docs", "sla_report", "verify_audit"}
+    expected = {"maintenance", "docs", "backup", "sla_report", "verify_audit"}
     if tier != "basic":
         expected |= {"access", "offboard", "rotate_credentials", "deploy", "refresh_staging"}
         expected |= {"drift"}
@@ -114,6 +114,8 @@ def test_templates_follow_the_tiers_activities(tier):
         assert template["credentials"] == ["acme ssh"]
         assert (ROOT / template["playbook"]).is_file()
     assert templates["verify_audit"]["extra_vars"] == {"verify_audit_customer": "acme"}
+    (nightly,) = [s for s in objects["schedules"] if s["unified_job_template"] == "acme - backup"]
+    assert nightly["rrule"].endswith("T020000 RRULE:FREQ=DAILY")
     # Runs that need a person, a release or a source host ask for it at launch.
     for key in ("offboard", "deploy", "refresh_staging"):
         if key in templates:

@@ -441,3 +441,34 @@ def test_access_reviews_recorded_by_access_runs_are_measured(tmp_path):
     # The longest gap is between the two runs, 5 Jan to 20 Feb: exactly 46 days.
     (row,) = [line for line in markdown.splitlines() if line.startswith("| Access review")]
     assert row == "| Access review | every 90 days | longest gap 46.0 days | yes |"
+
+
+def test_verified_backups_are_measured_against_the_retention(tmp_path):
+    from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (  # noqa: PLC0415
+        AuditTrail,
+    )
+
+    path = tmp_path / "acme.jsonl"
+    AuditTrail(str(path)).append_many(
+        [
+            recorded._record(
+                when,
+                "acme-prod",
+                run,
+                "backup",
+                "applied",
+                "/var/www/wiki",
+                result={"verified": True},
+            )  # fmt: skip
+            for when, run in (("2026-01-01T02:00:00Z", "b1"), ("2026-03-01T02:00:00Z", "b2"))
+        ]
+    )
+    start, end = period_bounds(*recorded.PERIOD, TARGETS["timezone"])
+    report = build_report(load_period(str(path), start, end), TARGETS, "acme", "pro")
+    markdown = render_all(report, "en")["md"]
+    # Pro keeps backups 90 days; the longest stretch without one is 1 Jan to 1 Mar: 59 days.
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| Backups verified")]
+    assert row == (
+        "| Backups verified | a verified backup within 90 days (retention) "
+        "| longest gap 59.0 days | yes |"
+    )
