@@ -87,14 +87,15 @@ def site_target(site):
     db_server = settings.get("db_server") or settings.get("db_host") or ""
     if not local_db_server(db_server):
         raise BackupError(
-            f"its database is on {db_server}, not this host; "
-            "back it up where it lives"
+            f"its database is on {db_server}, not this host; back it up where it lives"
         )
     root, real = site["site_root"], site["realpath"]
     if site.get("install") == "debian":
         # The code belongs to the package; the site is its configuration and uploads.
         config = os.path.dirname(os.path.realpath(settings.get("file") or real))
-        paths = [config] + [p for p in [os.path.join(real, "images")] if os.path.isdir(p)]
+        # Debian links images/ to /var/lib/mediawiki: the archive needs the files, not the link.
+        uploads = os.path.realpath(os.path.join(real, "images"))
+        paths = [config] + ([uploads] if os.path.isdir(uploads) else [])
         base = "/"
     elif site.get("layout") == "releases":
         # Old releases are the deploy's own rollback points, not the site.
@@ -180,16 +181,32 @@ class SiteBackup:
         self.steps = []
 
     def run(self, p):
-        """Back up every site that is due; return per-site results and whether any failed."""
-        targets, results = [], []
+        """Back up every site that is due, verify and prune; one result per site."""
+        results, plans = [], []
+        now = self._clock()
         for site in p["sites"]:
             try:
-                targets.append(site_target(site))
+                target = site_target(site)
             except BackupError as exc:
-                results.append({"site_root": site.get("site_root"), "status": "failed",
-                                "reason": exc.msg})  # fmt: skip
+                results.append(_failed(site.get("site_root"), exc.msg))
+                continue
+            sets = existing_sets(os.path.join(p["backup_dir"], site_key(target["site_root"])))
+            needed, reason, newest = due(sets, now, p["max_age_hours"])
+            plans.append({"target": target, "due": needed or p["force"],
+                          "reason": "forced" if p["force"] else reason, "latest_verified": newest,
+                          "pruned": [n for n, _ in prune_plan(sets, now, p["retention_days"])]})  # fmt: skip
+        self._refuse_without_room(p["backup_dir"], [plan for plan in plans if plan["due"]])
         if self._check:
-            return self._plan_only(p, targets, results)
+            return results + [_planned(plan) for plan in plans]
+        work = [plan for plan in plans if "problem" not in plan and (plan["due"] or plan["pruned"])]
+        results += [_failed(plan["target"]["site_root"], plan["problem"], plan["target"])
+                    for plan in plans if "problem" in plan]  # fmt: skip
+        results += [
+            _planned(plan, "recent") for plan in plans if plan not in work and "problem" not in plan
+        ]
+        if not work:
+            # Nothing to write or remove: not even the lock file is created.
+            return results
         os.makedirs(p["backup_dir"], mode=0o700, exist_ok=True)
         with open(os.path.join(p["backup_dir"], ".lock"), "w", encoding="utf-8") as lock:
             try:
@@ -198,30 +215,35 @@ class SiteBackup:
                 raise BackupError(
                     f"another backup run holds {p['backup_dir']}/.lock; nothing changed"
                 ) from None
-            for target in targets:
-                results.append(self._site(p, target))
+            for plan in work:
+                results.append(self._site(p, plan["target"]))
         return results
 
-    def _plan_only(self, p, targets, results):
-        now = self._clock()
-        for target in targets:
-            sets = existing_sets(os.path.join(p["backup_dir"], site_key(target["site_root"])))
-            needed, reason, newest = due(sets, now, p["max_age_hours"])
-            if p["force"]:
-                needed, reason = True, "forced"
-            results.append({
-                "site_root": target["site_root"],
-                "database": target["database"],
-                "status": "would back up" if needed else "recent",
-                "reason": reason,
-                "latest_verified": newest,
-                "pruned": [n for n, _ in prune_plan(sets, now, p["retention_days"])],
-            })  # fmt: skip
-        return results
+    def _refuse_without_room(self, backup_dir, plans):
+        """Mark the due sites failed when the disk cannot hold their backups; write nothing."""
+        needed = 0
+        for plan in plans:
+            try:
+                needed += self._estimate(plan["target"])
+            except BackupError as exc:
+                plan["problem"] = exc.msg
+        counted = [plan for plan in plans if "problem" not in plan]
+        if not counted:
+            return
+        where = _existing_ancestor(backup_dir)
+        free = self._disk_free(where)
+        if free < needed:
+            problem = (
+                f"{where} has {free // 2**20} MiB free and the backup of "
+                f"{len(counted)} site(s) needs about {max(1, needed // 2**20)} MiB; nothing written"
+            )
+            for plan in counted:
+                plan["problem"] = problem
 
     def _site(self, p, target):
         site_dir = os.path.join(p["backup_dir"], site_key(target["site_root"]))
         now = self._clock()
+        # Read again under the lock: a run that just finished may have made a backup.
         sets = existing_sets(site_dir)
         needed, reason, newest = due(sets, now, p["max_age_hours"])
         result = {"site_root": target["site_root"], "database": target["database"],
@@ -249,7 +271,6 @@ class SiteBackup:
         set_dir = os.path.join(site_dir, name)
         if os.path.exists(set_dir):
             raise BackupError(f"{set_dir} exists already; run again in a second")
-        self._check_space(site_dir, target)
         os.makedirs(set_dir, mode=0o700)
         try:
             manifest = self._write_set(set_dir, target, now, verify)
@@ -399,16 +420,6 @@ class SiteBackup:
             except BackupError:
                 self.steps.append(f"scratch database {scratch} could not be dropped")
 
-    def _check_space(self, site_dir, target):
-        os.makedirs(site_dir, mode=0o700, exist_ok=True)
-        needed = self._estimate(target)
-        free = self._disk_free(site_dir)
-        if needed is not None and free < needed:
-            raise BackupError(
-                f"{site_dir} has {free // 2**20} MiB free and the backup of "
-                f"{target['site_root']} needs about {needed // 2**20} MiB; nothing written"
-            )
-
     def _estimate(self, target):
         client = first_existing(SQL_CLIENTS)
         rc, out, err = self._call(
@@ -442,6 +453,31 @@ class SiteBackup:
             gone.append({"set": name, "reason": why})
             self.steps.append(f"{site_dir}/{name} removed: {why}")
         return gone
+
+
+def _failed(site_root, reason, target=None):
+    result = {"site_root": site_root, "status": "failed", "reason": reason}
+    if target:
+        result["database"] = target["database"]
+    return result
+
+
+def _planned(plan, status=None):
+    return {
+        "site_root": plan["target"]["site_root"],
+        "database": plan["target"]["database"],
+        "status": status or ("would fail" if "problem" in plan else
+                             "would back up" if plan["due"] else "recent"),
+        "reason": plan.get("problem", plan["reason"]),
+        "latest_verified": plan["latest_verified"],
+        "pruned": [] if status else plan["pruned"],
+    }  # fmt: skip
+
+
+def _existing_ancestor(path):
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
 
 
 def _disk_free(path):

@@ -103,8 +103,12 @@ def main():
         sites = backup.run(p)
     except BackupError as exc:
         module.fail_json(msg=exc.msg, sites=[], steps=backup.steps)
+    for site in sites:
+        if site["status"] == "would fail":
+            module.warn(f"{site['site_root']}: {site['reason']}")
     failed = [s for s in sites if s["status"] == "failed"]
-    changed = any(s["status"] == "backed up" or s.get("pruned") for s in sites)
+    # In check mode the would-be backups and removals are the change.
+    changed = any(s["status"] in ("backed up", "would back up") or s.get("pruned") for s in sites)
     if failed:
         module.fail_json(
             msg="; ".join(f"{s['site_root']}: {s['reason']}" for s in failed),
@@ -112,9 +116,7 @@ def main():
             sites=sites,
             steps=backup.steps,
         )
-    module.exit_json(changed=changed or (module.check_mode and any(
-        s["status"] == "would back up" or s.get("pruned") for s in sites)),
-        sites=sites, steps=backup.steps)  # fmt: skip
+    module.exit_json(changed=changed, sites=sites, steps=backup.steps)
 
 
 if __name__ == "__main__":

@@ -194,8 +194,10 @@ def trail_facts(records):
             key = (host, item[len(_CREDENTIAL_PREFIX) :])
             rotations[key] = max(rotations.get(key, ""), record.get("time") or "")
         elif record.get("activity") == "backup" and decision == "applied":
-            kind = "restore" if item.startswith("restore") else "backup"
-            backups[(host, kind)] = {"time": record.get("time"), "item": item}
+            backups[(host, "backup")] = {"time": record.get("time"), "item": item}
+            # The backup role verifies by loading the dump into a scratch database.
+            if result.get("verified") is True:
+                backups[(host, "restore")] = {"time": record.get("time"), "item": item}
     return {"refusals": refusals, "rotations": rotations, "backups": backups}
 
 

@@ -497,6 +497,19 @@ def catalogue() -> list[Case]:
                 "staging_kind": "drupal",
             },
         ),
+        # --- backup ----------------------------------------------------------------------
+        Case(
+            "backup-unknown-tier",
+            "backup",
+            ["host bad-host: sla_tier is 'gold'"],
+            bad={"sla_tier": "gold"},
+        ),
+        Case(
+            "backup-retention-wrong-type",
+            "backup",
+            ["host bad-host:", "backup_retention_days", "forever"],
+            bad={"backup_retention_days": "forever"},
+        ),
         # --- drift, docs, sla_report, verify_audit ----------------------------------------
         Case(
             "drift-unknown-tier",
@@ -645,6 +658,21 @@ def catalogue() -> list[Case]:
             },
             real_host="disk",
             reduced=True,
+        ),
+        Case(
+            "backup-disk-full",
+            "backup",
+            [
+                "/srv/sla-full has",
+                "MiB free and the backup of 1 site(s) needs about",
+                "nothing written",
+            ],
+            common={
+                "sla_customer": "acme",
+                "sla_tier": "pro",
+                "backup_dir": "/srv/sla-full/backups",
+            },
+            real_host="disk",
         ),
     ]
     ids = [case.id for case in cases]

@@ -239,6 +239,8 @@ DESIGN = {
     },
     "drift": _host_playbook(),
     "docs": _host_playbook(),
+    # Forced: every cell takes, verifies and prunes real backups instead of finding them recent.
+    "backup": _host_playbook(backup_force=True),
     "sla_report": {
         "success": (
             [],
@@ -309,6 +311,7 @@ ORDER = (
     "refresh_staging",
     "drift",
     "docs",
+    "backup",
     "sla_report",
     "verify_audit",
     "awx_configure",

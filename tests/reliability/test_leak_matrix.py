@@ -8,6 +8,7 @@ cell is then judged on its own.
 
 import base64
 import json
+import pathlib
 import shutil
 import urllib.parse
 
@@ -81,3 +82,10 @@ def test_every_encoded_form_of_a_secret_is_found():
     for text in wrapped:
         assert leak_matrix.search("before " + text + " after", planted)[0][0] == name, text
     assert leak_matrix.search("nothing secret here", planted) == []
+
+
+@pytest.mark.reduced
+@pytest.mark.full
+def test_every_playbook_of_the_collection_is_in_the_matrix():
+    on_disk = {path.stem for path in (pathlib.Path(leak_matrix.ROOT) / "playbooks").glob("*.yml")}
+    assert on_disk == set(leak_matrix.ORDER) == set(leak_matrix.DESIGN)

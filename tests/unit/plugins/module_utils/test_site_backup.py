@@ -203,10 +203,14 @@ def test_a_second_run_within_the_age_limit_changes_nothing(tmp_path):
 
 def test_check_mode_writes_nothing_and_says_what_it_would_do(tmp_path):
     server = _server()
-    (result,) = _backup(server, check_mode=True).run(_params(tmp_path, [_site(tmp_path)]))
+    params = _params(tmp_path, [_site(tmp_path)])
+    (result,) = _backup(server, check_mode=True).run(params)
     assert result["status"] == "would back up"
     assert not (tmp_path / "backups").exists()
-    assert server.statements == []
+    # Only the size of the database is read, for the disk space check.
+    assert [s.split()[0] for s in server.statements] == ["SELECT"]
+    (short,) = _backup(server, check_mode=True, free=1000).run(params)
+    assert short["status"] == "would fail" and "MiB free" in short["reason"]
 
 
 def test_a_dump_that_does_not_restore_whole_is_not_a_restore_point(tmp_path):
@@ -229,8 +233,11 @@ def test_too_little_disk_space_refuses_before_writing_anything(tmp_path):
     params = _params(tmp_path, [_site(tmp_path)])
     (result,) = _backup(server, free=1000).run(params)
     assert result["status"] == "failed"
-    assert "MiB free" in result["reason"] and "nothing written" in result["reason"]
-    assert existing_sets(os.path.join(params["backup_dir"], site_key(result["site_root"]))) == []
+    assert f"{tmp_path} has 0 MiB free and the backup of 1 site(s) needs about" in result["reason"]
+    assert result["reason"].endswith("nothing written")
+    # Not even the backup directory or its lock file.
+    assert not (tmp_path / "backups").exists()
+    assert [s.split()[0] for s in server.statements] == ["SELECT"]
 
 
 def test_one_failing_site_does_not_stop_the_others(tmp_path):

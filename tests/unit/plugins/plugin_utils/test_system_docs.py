@@ -283,3 +283,20 @@ def test_a_bad_register_names_the_entry(catalogues, records):
         DocsError, match=r"access register of acme-prod: access_grants\[0\].controlled_by"
     ):
         _build(catalogues, records, hosts=hosts)
+
+
+def test_a_verified_backup_is_the_last_backup_and_the_last_verified_restore(catalogues):
+    found = [
+        {"kind": "decision", "host": "acme-prod", "activity": "backup", "decision": "applied",
+         "item": "/var/www/wiki", "time": "2026-11-27T01:00:00Z", "result": {"verified": True}},
+        # Written, but its dump never loaded: a backup, not a verified restore.
+        {"kind": "decision", "host": "acme-prod", "activity": "backup", "decision": "applied",
+         "item": "/var/www/wiki", "time": "2026-11-28T01:00:00Z", "result": {"verified": False}},
+    ]  # fmt: skip
+    markdown = render_documents(_build(catalogues, (found, "acme.jsonl")))["system-documentation"][
+        "md"
+    ]
+    assert "**Last backup**: 2026-11-28" in markdown
+    assert "**Last verified restore**: 2026-11-27" in markdown
+    # acme-staging has none.
+    assert markdown.count("no verified restore recorded") == 1
