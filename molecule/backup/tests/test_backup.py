@@ -113,10 +113,8 @@ def test_the_wiki_comes_back_from_its_backup_after_losing_code_and_database():
         f"gunzip -c {backup}/database.sql.gz | mariadb wikisite",
     )
     assert _page_text(host).strip() == "Written before any SLA update."
-    status = host.check_output(
-        "curl -s -o /dev/null -w '%{http_code}' http://localhost/wiki/index.php"
-    )
-    assert status == "200"
+    api = "http://localhost/wiki/api.php?action=query&meta=siteinfo&format=json"
+    assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' '{api}'") == "200"
 
 
 def test_a_forced_run_prunes_past_the_retention_but_keeps_the_newest_verified_set():
@@ -137,11 +135,11 @@ def test_a_forced_run_prunes_past_the_retention_but_keeps_the_newest_verified_se
 def test_a_dead_database_server_fails_the_run_names_it_and_keeps_the_last_good_backups():
     host = _host()
     before = _sets(host, WIKI_SETS)
-    host.run_expect([0], "systemctl stop mariadb")
+    host.run_expect([0], "systemctl stop mariadb.socket mariadb")
     try:
         rc, output = _playbook("-e", "backup_force=true", label="dead-database")
     finally:
-        host.run_expect([0], "systemctl start mariadb")
+        host.run_expect([0], "systemctl start mariadb.socket mariadb")
     assert rc != 0
     assert "Backup on twovalue-sla-backup-wiki failed" in output
     assert "/var/www/wiki: cannot read the size of database wikisite" in output
