@@ -19,13 +19,13 @@ from __future__ import annotations
 import datetime
 import fcntl
 import gzip
-import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
 
+from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     DUMP_BINARIES,
     SQL_CLIENTS,
@@ -114,14 +114,6 @@ def site_target(site):
         "paths": [p.lstrip("/") if base == "/" else p for p in paths],
         "settings_file": _SETTINGS_FILES[kind],
     }
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(set_dir):
