@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: site_backup
 short_description: Back up CMS sites, verify each backup by restoring it, and prune by retention
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - For every site in O(sites) (as twovalue.sla.probe reports them in C(sla_state.cms)), writes a
     backup set C(<backup_dir>/<site>/<UTC time>/) with the database dumped in one transaction
