@@ -172,3 +172,24 @@ def test_every_trail_verifies_and_no_secret_reached_it_or_any_output():
     for path in outputs:
         with open(path, encoding="utf-8") as handle:
             assert PLANTED not in handle.read(), path
+
+
+def test_a_run_while_another_holds_the_lock_refuses_and_the_trail_says_so():
+    host = _host()
+    before = _sets(host, WIKI_SETS)
+    holder = subprocess.Popen(
+        ["podman", "exec", HOST, "flock", f"{BACKUPS}/.lock", "sleep", "120"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        host.run_expect(
+            [0], f"for i in $(seq 50); do fuser {BACKUPS}/.lock && break; sleep 0.1; done"
+        )
+        rc, output = _playbook("-e", "backup_force=true", label="lock-held")
+    finally:
+        host.run("pkill -f 'sleep 120'")
+        holder.wait(timeout=30)
+    assert rc != 0 and f"another backup run holds {BACKUPS}/.lock; nothing changed" in output
+    assert _sets(host, WIKI_SETS) == before
+    last = _backups()[-1]
+    assert (last["item"], last["decision"]) == (HOST, "failed")
