@@ -43,12 +43,16 @@ MANIFEST = "manifest.json"
 DUMP = "database.sql.gz"
 ARCHIVE = "files.tar.gz"
 _SET_NAME = re.compile(r"^\d{8}T\d{6}Z$")
-# Backquoted in statements; anything else in a configuration is not a name to trust.
-_DATABASE_NAME = re.compile(r"^[A-Za-z0-9_$-]{1,64}$")
+# Backquoted in statements and passed to the dump as an argument: a leading dash
+# would make it an option, and anything else in a configuration is not a name to trust.
+_DATABASE_NAME = re.compile(r"^[A-Za-z0-9_$][A-Za-z0-9_$-]{0,63}$")
 _CHUNK = 1024 * 1024
 # Room the run needs beyond the estimate: the scratch copy's indexes and logs.
 _SPACE_MARGIN = 1.2
 _SETTINGS_FILES = {"mediawiki": "LocalSettings.php", "wordpress": "wp-config.php"}
+_UPLOADS = {"mediawiki": "images", "wordpress": "wp-content/uploads"}
+# A set dated this far after the host's clock came from a clock that was wrong.
+_FUTURE_TOLERANCE = datetime.timedelta(hours=1)
 
 
 class BackupError(Exception):
@@ -89,39 +93,60 @@ def site_target(site):
         raise BackupError(
             f"its database is on {db_server}, not this host; back it up where it lives"
         )
-    root, real = site["site_root"], site["realpath"]
+    root, real = os.path.realpath(site["site_root"]), os.path.realpath(site["realpath"])
     if site.get("install") == "debian":
         # The code belongs to the package; the site is its configuration and uploads.
-        config = os.path.dirname(os.path.realpath(settings.get("file") or real))
-        # Debian links images/ to /var/lib/mediawiki: the archive needs the files, not the link.
-        uploads = os.path.realpath(os.path.join(real, "images"))
-        paths = [config] + ([uploads] if os.path.isdir(uploads) else [])
-        base = "/"
+        paths = []
     elif site.get("layout") == "releases":
         # Old releases are the deploy's own rollback points, not the site.
-        base = root
-        paths = ["current", os.path.relpath(real, root)]
-        paths += [p for p in ["shared"] if os.path.isdir(os.path.join(root, p))]
+        paths = [os.path.join(root, "current"), real]
+        paths += [p for p in [os.path.join(root, "shared")] if os.path.isdir(p)]
     else:
-        base, paths = root, ["."]
+        paths = [root]
+    # What the site cannot run without, wherever links put it (Debian links the
+    # wiki's images/ to /var/lib/mediawiki, wp-config.php may sit above the site).
+    settings_file = os.path.realpath(
+        settings.get("file") or os.path.join(real, _SETTINGS_FILES[kind])
+    )
+    if not os.path.isfile(settings_file):
+        raise BackupError(f"its {_SETTINGS_FILES[kind]} ({settings_file}) is not a file")
+    config = os.path.dirname(settings_file) if site.get("install") == "debian" else settings_file
+    uploads = os.path.realpath(os.path.join(real, _UPLOADS[kind]))
+    for extra in (config, uploads):
+        if os.path.exists(extra) and not any(_inside(extra, p) for p in paths):
+            paths.append(extra)
     return {
-        "site_root": root,
+        "site_root": site["site_root"],
         "kind": kind,
         "version": site.get("version"),
         "database": database,
         "db_server": db_server,
-        "base": base,
-        "paths": [p.lstrip("/") if base == "/" else p for p in paths],
-        "settings_file": _SETTINGS_FILES[kind],
+        # Absolute paths without their leading slash: the archive restores with tar -C /.
+        "paths": [p.lstrip("/") for p in paths],
+        "settings_member": settings_file.lstrip("/"),
     }
 
 
+def _inside(path, directory):
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
 def read_manifest(set_dir):
-    try:
-        with open(os.path.join(set_dir, MANIFEST), encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
+    """The set's manifest; None when it has none (an interrupted run), and a
+    manifest saying ``unreadable`` when it cannot be read: such a set is kept."""
+    path = os.path.join(set_dir, MANIFEST)
+    if not os.path.exists(path):
         return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as exc:
+        return {"unreadable": str(exc)}
+    return manifest if isinstance(manifest, dict) else {"unreadable": "not a JSON object"}
+
+
+def _verified(manifest):
+    return bool(manifest) and (manifest.get("verified") or {}).get("ok") is True
 
 
 def existing_sets(site_dir):
@@ -134,17 +159,20 @@ def existing_sets(site_dir):
 
 
 def prune_plan(sets, now, retention_days, keep=()):
-    """Which sets go: incomplete ones, and complete ones past the retention
-    except the newest verified one. ``keep`` names sets never to remove."""
-    verified = [n for n, m in sets if m and m.get("verified", {}).get("ok")]
-    newest_verified = verified[-1] if verified else None
+    """Which sets go: incomplete ones, failed ones but the newest, and all past the
+    retention except the newest verified one. ``keep`` names sets never to remove;
+    a set whose manifest cannot be read is never removed."""
+    verified = [n for n, m in sets if _verified(m)]
+    failed = [n for n, m in sets if m is not None and "unreadable" not in m and not _verified(m)]
     limit = now - datetime.timedelta(days=retention_days)
     gone = []
     for name, manifest in sets:
-        if name in keep or name == newest_verified:
+        if name in keep or name in verified[-1:] or (manifest and "unreadable" in manifest):
             continue
         if manifest is None:
             gone.append((name, "incomplete: an interrupted run left it"))
+        elif name in failed[:-1]:
+            gone.append((name, "did not verify; the newest failed set is kept for inspection"))
         elif set_time(name) < limit:
             gone.append((name, f"older than the {retention_days}-day retention"))
     return gone
@@ -152,10 +180,16 @@ def prune_plan(sets, now, retention_days, keep=()):
 
 def due(sets, now, max_age_hours):
     """(due, reason, newest verified set name) for one site."""
-    verified = [n for n, m in sets if m and m.get("verified", {}).get("ok")]
+    verified = [n for n, m in sets if _verified(m)]
     if not verified:
         return True, "no verified backup yet", None
     newest = verified[-1]
+    if set_time(newest) > now + _FUTURE_TOLERANCE:
+        return (
+            True,
+            f"newest verified backup {newest} is dated in the future: check the clock",
+            newest,
+        )
     age = now - set_time(newest)
     hours = age.total_seconds() / 3600
     if hours < max_age_hours:
@@ -182,20 +216,23 @@ class SiteBackup:
             except BackupError as exc:
                 results.append(_failed(site.get("site_root"), exc.msg))
                 continue
-            sets = existing_sets(os.path.join(p["backup_dir"], site_key(target["site_root"])))
+            site_dir = os.path.join(p["backup_dir"], site_key(target["site_root"]))
+            sets = existing_sets(site_dir)
             needed, reason, newest = due(sets, now, p["max_age_hours"])
+            pruned = [n for n, _ in prune_plan(sets, now, p["retention_days"])]
             plans.append({"target": target, "due": needed or p["force"],
                           "reason": "forced" if p["force"] else reason, "latest_verified": newest,
-                          "pruned": [n for n, _ in prune_plan(sets, now, p["retention_days"])]})  # fmt: skip
-        self._refuse_without_room(p["backup_dir"], [plan for plan in plans if plan["due"]])
+                          "pruned": pruned,
+                          "freed": sum(_bytes(os.path.join(site_dir, n)) for n in pruned)})  # fmt: skip
+        self._refuse_without_room(p["backup_dir"], plans)
         if self._check:
             return results + [_planned(plan) for plan in plans]
-        work = [plan for plan in plans if "problem" not in plan and (plan["due"] or plan["pruned"])]
+        # A site refused for room still has its old sets removed: the next night has more room.
+        work = [plan for plan in plans if plan["pruned"] or (plan["due"] and "problem" not in plan)]
+        results += [_planned(plan, "recent") for plan in plans
+                    if plan not in work and "problem" not in plan]  # fmt: skip
         results += [_failed(plan["target"]["site_root"], plan["problem"], plan["target"])
-                    for plan in plans if "problem" in plan]  # fmt: skip
-        results += [
-            _planned(plan, "recent") for plan in plans if plan not in work and "problem" not in plan
-        ]
+                    for plan in plans if plan not in work and "problem" in plan]  # fmt: skip
         if not work:
             # Nothing to write or remove: not even the lock file is created.
             return results
@@ -208,54 +245,60 @@ class SiteBackup:
                     f"another backup run holds {p['backup_dir']}/.lock; nothing changed"
                 ) from None
             for plan in work:
-                results.append(self._site(p, plan["target"]))
+                results.append(self._site(p, plan))
         return results
 
     def _refuse_without_room(self, backup_dir, plans):
-        """Mark the due sites failed when the disk cannot hold their backups; write nothing."""
-        needed = 0
+        """Mark the due sites failed when the disk cannot hold their backups, counting
+        what pruning frees; a refused site gets no new set."""
+        due_plans, needed = [], 0
         for plan in plans:
+            if not plan["due"]:
+                continue
             try:
                 needed += self._estimate(plan["target"])
+                due_plans.append(plan)
             except BackupError as exc:
                 plan["problem"] = exc.msg
-        counted = [plan for plan in plans if "problem" not in plan]
-        if not counted:
+        if not due_plans:
             return
         where = _existing_ancestor(backup_dir)
-        free = self._disk_free(where)
+        free = self._disk_free(where) + sum(plan["freed"] for plan in plans)
         if free < needed:
             problem = (
-                f"{where} has {free // 2**20} MiB free and the backup of "
-                f"{len(counted)} site(s) needs about {max(1, needed // 2**20)} MiB; nothing written"
+                f"{where} has {free // 2**20} MiB free (counting old sets to remove) and the "
+                f"backup of {len(due_plans)} site(s) needs about {max(1, needed // 2**20)} MiB; "
+                "no new backup written"
             )
-            for plan in counted:
+            for plan in due_plans:
                 plan["problem"] = problem
 
-    def _site(self, p, target):
+    def _site(self, p, plan):
+        target = plan["target"]
         site_dir = os.path.join(p["backup_dir"], site_key(target["site_root"]))
         now = self._clock()
+        result = {"site_root": target["site_root"], "database": target["database"]}
+        # Old sets go first, to make room; the newest verified one always stays.
+        result["pruned"] = self._prune(site_dir, now, p["retention_days"])
+        if "problem" in plan:
+            result.update(status="failed", reason=plan["problem"])
+            return result
         # Read again under the lock: a run that just finished may have made a backup.
-        sets = existing_sets(site_dir)
-        needed, reason, newest = due(sets, now, p["max_age_hours"])
-        result = {"site_root": target["site_root"], "database": target["database"],
-                  "latest_verified": newest, "reason": reason}  # fmt: skip
-        if p["force"]:
-            needed, result["reason"] = True, "forced"
-        name = None
-        if needed:
-            try:
-                name, manifest = self._take(site_dir, target, now, p["verify"])
-            except BackupError as exc:
-                result.update(status="failed", reason=exc.msg)
-                return result
-            result.update(status="backed up", set=os.path.join(site_dir, name),
-                          files=manifest["files"], verified=manifest["verified"],
-                          latest_verified=name)  # fmt: skip
-            sets = existing_sets(site_dir)
-        else:
+        needed, reason, newest = due(existing_sets(site_dir), now, p["max_age_hours"])
+        result.update(latest_verified=newest, reason="forced" if p["force"] else reason)
+        if not (needed or p["force"]):
             result["status"] = "recent"
-        result["pruned"] = self._prune(site_dir, sets, now, p["retention_days"], name)
+            return result
+        try:
+            name, manifest = self._take(site_dir, target, now, p["verify"])
+        except BackupError as exc:
+            result.update(status="failed", reason=exc.msg)
+            return result
+        result.update(status="backed up", set=os.path.join(site_dir, name),
+                      files=manifest["files"], verified=manifest["verified"],
+                      latest_verified=name)  # fmt: skip
+        # The new verified set can retire the one that was kept as the newest.
+        result["pruned"] += self._prune(site_dir, now, p["retention_days"], keep=name)
         return result
 
     def _take(self, site_dir, target, now, verify):
@@ -284,8 +327,9 @@ class SiteBackup:
             raise BackupError("no mariadb-dump or mysqldump on the host")
         base = [binary, "--user=root", "--protocol=socket", *socket_args(target["db_server"])]
         # No --databases: the dump loads into any name, which the verification needs.
-        argv = base + ["--single-transaction", "--routines", "--triggers", "--events",
-                       target["database"]]  # fmt: skip
+        # No --events: neither CMS uses them, and loaded into the scratch database
+        # they would run there under the event scheduler.
+        argv = base + ["--single-transaction", "--routines", "--triggers", target["database"]]
         try:
             dump_to_gzip(argv, dump, **self._popen)
         except DumpError as exc:
@@ -300,7 +344,7 @@ class SiteBackup:
                 "--file",
                 archive,
                 "--directory",
-                target["base"],
+                "/",
                 "--",
                 *target["paths"],
             ]  # fmt: skip
@@ -323,7 +367,8 @@ class SiteBackup:
             "kind": target["kind"],
             "version": target["version"],
             "database": target["database"],
-            "paths": {"base": target["base"], "archived": target["paths"]},
+            "archived": target["paths"],
+            "restore": "tar -xzf files.tar.gz -C /",
             "files": files,
         }
         manifest["verified"] = self.verify(set_dir, manifest, target) if verify else {
@@ -334,25 +379,23 @@ class SiteBackup:
     def verify(self, set_dir, manifest, target):
         """Read the set back and load its dump into a scratch database."""
         checks = []
-        for name, expected in manifest["files"].items():
-            if sha256_of(os.path.join(set_dir, name)) != expected["sha256"]:
-                return {"ok": False, "problem": f"{name} changed after it was written"}
-        checks.append("checksums read back")
         try:
             with gzip.open(os.path.join(set_dir, DUMP), "rb") as handle:
                 for _chunk in iter(lambda: handle.read(_CHUNK), b""):
                     pass
         except (OSError, EOFError) as exc:
             return {"ok": False, "problem": f"{DUMP} does not decompress: {exc}"}
+        checks.append("dump decompresses to its end")
         rc, out, err = self._call(
             ["tar", "--list", "--gzip", "--file", os.path.join(set_dir, ARCHIVE)]
         )
         members = out.splitlines()
         if rc != 0:
             return {"ok": False, "problem": f"{ARCHIVE} does not list: {tail(err)}"}
-        if not any(m.rstrip("/").endswith(target["settings_file"]) for m in members):
-            return {"ok": False, "problem": f"{ARCHIVE} holds no {target['settings_file']}"}
-        checks.append(f"archive lists {len(members)} entries with {target['settings_file']}")
+        settings = target["settings_member"]
+        if settings not in members:
+            return {"ok": False, "problem": f"{ARCHIVE} does not hold /{settings}"}
+        checks.append(f"archive lists {len(members)} entries with /{settings}")
         restored = self._restore_check(set_dir, target)
         if "problem" in restored:
             return {"ok": False, "problem": restored["problem"], "checks": checks}
@@ -365,7 +408,10 @@ class SiteBackup:
                 "tables": restored["tables"], "rows": restored["rows"]}  # fmt: skip
 
     def _restore_check(self, set_dir, target):
-        client = first_existing(SQL_CLIENTS)
+        try:
+            client = _client()
+        except BackupError as exc:
+            return {"problem": exc.msg}
         base = [client, "--batch", "-N", "--user=root", "--protocol=socket",
                 *socket_args(target["db_server"])]  # fmt: skip
         scratch = f"sla_backup_verify_{secrets.token_hex(4)}"
@@ -398,7 +444,7 @@ class SiteBackup:
                 missing = sorted(set(live) - set(copy))
                 return {"problem": f"the restored copy lacks tables {', '.join(missing[:5])}"
                         if missing else "the restored copy has tables the site has not"}  # fmt: skip
-            counts = [f"SELECT COUNT(*) FROM `{scratch}`.`{t}`" for t in copy]
+            counts = [f"SELECT COUNT(*) FROM `{scratch}`.{_quoted(t)}" for t in copy]
             rows = 0
             if counts:
                 out = sql(" UNION ALL ".join(counts))
@@ -413,7 +459,7 @@ class SiteBackup:
                 self.steps.append(f"scratch database {scratch} could not be dropped")
 
     def _estimate(self, target):
-        client = first_existing(SQL_CLIENTS)
+        client = _client()
         rc, out, err = self._call(
             [
                 client,
@@ -431,20 +477,31 @@ class SiteBackup:
                 f"cannot read the size of database {target['database']}: {tail(err or out)}"
             )
         database = int(out.strip() or 0)
-        rc, out, _err = self._call(
-            ["du", "-sb", "--", *[os.path.join(target["base"], p) for p in target["paths"]]]
-        )
+        rc, out, _err = self._call(["du", "-sb", "--", *["/" + p for p in target["paths"]]])
         files = sum(int(line.split()[0]) for line in out.splitlines() if line.split())
         # The dump and archive compress, but the scratch copy in the database does not.
         return int((database * 2 + files) * _SPACE_MARGIN)
 
-    def _prune(self, site_dir, sets, now, retention_days, keep):
+    def _prune(self, site_dir, now, retention_days, keep=None):
         gone = []
+        sets = existing_sets(site_dir)
         for name, why in prune_plan(sets, now, retention_days, keep=(keep,) if keep else ()):
             shutil.rmtree(os.path.join(site_dir, name), ignore_errors=True)
             gone.append({"set": name, "reason": why})
             self.steps.append(f"{site_dir}/{name} removed: {why}")
         return gone
+
+
+def _client():
+    client = first_existing(SQL_CLIENTS)
+    if client is None:
+        raise BackupError("no mariadb or mysql client on the host")
+    return client
+
+
+def _quoted(name):
+    # Table names come from the site's database, which the site's own user can name.
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _failed(site_root, reason, target=None):
@@ -464,6 +521,13 @@ def _planned(plan, status=None):
         "latest_verified": plan["latest_verified"],
         "pruned": [] if status else plan["pruned"],
     }  # fmt: skip
+
+
+def _bytes(path):
+    total = 0
+    for folder, _dirs, names in os.walk(path):
+        total += sum(os.lstat(os.path.join(folder, n)).st_size for n in names)
+    return total
 
 
 def _existing_ancestor(path):

@@ -288,7 +288,10 @@ class _Ledger:
             "plan_calls": calls,
             # The review gap at the boundary needs only each host's last review.
             "access_reviews": {host: times[-1:] for host, times in sorted(self.reviews.items())},
-            "verified_backups": {host: times[-1:] for host, times in sorted(self.backups.items())},
+            "verified_backups": {
+                host: {site: times[-1:] for site, times in sorted(sites.items())}
+                for host, sites in sorted(self.backups.items())
+            },
         }
 
     @classmethod
@@ -306,8 +309,8 @@ class _Ledger:
             ledger.anchors[host] = copy.deepcopy(anchors)
         for host, times in state.get("access_reviews", {}).items():
             ledger.reviews[host] = list(times)
-        for host, times in state.get("verified_backups", {}).items():
-            ledger.backups[host] = list(times)
+        for host, sites in state.get("verified_backups", {}).items():
+            ledger.backups[host] = {site: list(times) for site, times in sites.items()}
         for call in state.get("plan_calls", ()):
             call = copy.deepcopy(call)
             key = (call.pop("host"), call.pop("activity"))
@@ -326,12 +329,7 @@ class _Ledger:
                 self.reviews.setdefault(host, []).append(record["time"])
             return
         if record.get("activity") == "backup":
-            # A failed backup is no restore point, but it makes the host one
-            # whose backups are measured; a skipped one (not in the SLA) does not.
-            if record.get("decision") in ("applied", "failed"):
-                times = self.backups.setdefault(host, [])
-                if record["decision"] == "applied" and (record.get("result") or {}).get("verified"):
-                    times.append(record["time"])
+            self._backup(host, record)
             return
         result = _offer(record)
         if result is not None:
@@ -340,6 +338,18 @@ class _Ledger:
             self._planned(record)
         elif record.get("decision") == "applied":
             self._applied(record)
+
+    def _backup(self, host, record):
+        decision, site = record.get("decision"), record.get("item") or ""
+        if decision == "skipped" and site == host:
+            # Backups left the SLA on this host: its sites are measured no longer.
+            self.backups.pop(host, None)
+        elif decision in ("applied", "failed") and site.startswith("/"):
+            # A failed backup is no restore point, but it makes the site one whose
+            # backups are measured.
+            times = self.backups.setdefault(host, {}).setdefault(site, [])
+            if decision == "applied" and (record.get("result") or {}).get("verified") is True:
+                times.append(record["time"])
 
     def _call(self, host, activity, run_id):
         """The plan call this record belongs to: a new one after a planned record or a new run."""
@@ -618,24 +628,25 @@ def _access_reviews(ledger, interval, start, end):
 
 
 def _verified_backups(ledger, retention, start, end):
-    hosts = {}
-    for host, times in sorted(ledger.backups.items()):
-        timed = sorted(_instant(t, "backup time") for t in times)
-        # Backups that only ever failed leave the whole period without a restore point.
-        gap = _longest_gap(timed, start, end) if timed else (end - start) / _DAY
-        hosts[host] = {
-            "target": retention,
-            "measured": gap,
-            "met": gap <= retention,
-            "backups": sum(1 for t in timed if start <= t < end),
-            "last_backup": _iso(timed[-1]) if timed else None,
-        }
+    sites = {}
+    for host, by_site in sorted(ledger.backups.items()):
+        for site, times in sorted(by_site.items()):
+            timed = sorted(_instant(t, "backup time") for t in times)
+            # Backups that only ever failed leave the whole period without a restore point.
+            gap = _longest_gap(timed, start, end) if timed else (end - start) / _DAY
+            sites[f"{host} {site}"] = {
+                "target": retention,
+                "measured": gap,
+                "met": gap <= retention,
+                "backups": sum(1 for t in timed if start <= t < end),
+                "last_backup": _iso(timed[-1]) if timed else None,
+            }
     return {
         "target": retention,
-        "unit": "days without a verified backup, longest over the hosts",
-        "measured": max((h["measured"] for h in hosts.values()), default=None),
-        "met": all(h["met"] for h in hosts.values()) if hosts else None,
-        "hosts": hosts,
+        "unit": "days without a verified backup, longest over the sites",
+        "measured": max((s["measured"] for s in sites.values()), default=None),
+        "met": all(s["met"] for s in sites.values()) if sites else None,
+        "sites": sites,
     }
 
 

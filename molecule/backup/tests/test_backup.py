@@ -80,7 +80,7 @@ def test_both_sites_have_one_verified_backup_and_the_trail_says_so():
         assert record["result"]["tables"] > 10 and record["result"]["rows"] > 0
         assert "restored into a scratch database" in record["reason"]
     for site_dir, settings in (
-        (WIKI_SETS, "releases/1.39.17/LocalSettings.php"),
+        (WIKI_SETS, "var/www/wiki/releases/1.39.17/LocalSettings.php"),
         (PACKAGED_SETS, "etc/mediawiki/LocalSettings.php"),
     ):
         (name,) = _sets(host, site_dir)
@@ -89,7 +89,10 @@ def test_both_sites_have_one_verified_backup_and_the_trail_says_so():
         for file_name, figures in manifest["files"].items():
             digest = host.check_output(f"sha256sum {site_dir}/{name}/{file_name}").split()[0]
             assert digest == figures["sha256"]
-        assert settings in host.check_output(f"tar -tzf {site_dir}/{name}/files.tar.gz")
+        listing = host.check_output(f"tar -tzf {site_dir}/{name}/files.tar.gz").split()
+        assert settings in listing
+        # The wiki's older releases are the deploy's rollback points, not the site.
+        assert not [m for m in listing if "/releases/" in m and "1.39.17" not in m]
     assert host.file(BACKUPS).mode == 0o700
     # The scratch databases are gone again.
     databases = host.check_output('mariadb -N -e "SHOW DATABASES"').split()
@@ -108,7 +111,7 @@ def test_the_wiki_comes_back_from_its_backup_after_losing_code_and_database():
     # The restore as docs/backup.md gives it.
     host.run_expect(
         [0],
-        f"mkdir /var/www/wiki && tar -xzf {backup}/files.tar.gz -C /var/www/wiki && "
+        f"tar -xzf {backup}/files.tar.gz -C / && "
         'mariadb -e "CREATE DATABASE wikisite CHARACTER SET binary" && '
         f"gunzip -c {backup}/database.sql.gz | mariadb wikisite",
     )

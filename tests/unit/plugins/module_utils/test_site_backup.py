@@ -136,8 +136,30 @@ def _server():
 
 def test_a_releases_layout_is_archived_as_its_live_release_and_link_not_the_old_releases(tmp_path):
     target = site_target(_site(tmp_path))
-    assert target["paths"] == ["current", "releases/1.39.17"]
-    assert target["base"].endswith("/www/wiki")
+    root = str(tmp_path / "www" / "wiki").lstrip("/")
+    assert target["paths"] == [f"{root}/current", f"{root}/releases/1.39.17"]
+    assert target["settings_member"] == f"{root}/releases/1.39.17/LocalSettings.php"
+
+
+def test_a_site_under_a_linked_directory_is_archived_by_its_real_paths(tmp_path):
+    site = _site(tmp_path)
+    (tmp_path / "linked").symlink_to(tmp_path / "www")
+    site["site_root"] = str(tmp_path / "linked" / "wiki")
+    site["realpath"] = str(tmp_path / "linked" / "wiki" / "releases" / "1.39.17")
+    root = str(tmp_path / "www" / "wiki").lstrip("/")
+    assert site_target(site)["paths"] == [f"{root}/current", f"{root}/releases/1.39.17"]
+
+
+def test_a_configuration_outside_the_site_is_archived_too(tmp_path):
+    site = _site(tmp_path)
+    outside = tmp_path / "etc" / "wiki-settings.php"
+    outside.parent.mkdir()
+    outside.write_text("<?php\n")
+    settings = tmp_path / "www" / "wiki" / "releases" / "1.39.17" / "LocalSettings.php"
+    settings.unlink()
+    settings.symlink_to(outside)
+    target = site_target(site)
+    assert target["paths"][-1] == target["settings_member"] == str(outside).lstrip("/")
 
 
 def test_a_packaged_wiki_is_archived_as_its_configuration_and_uploads(tmp_path):
@@ -151,8 +173,8 @@ def test_a_packaged_wiki_is_archived_as_its_configuration_and_uploads(tmp_path):
             "settings": {"readable": True, "db_name": "wikidb",
                          "file": str(etc / "LocalSettings.php")}}  # fmt: skip
     target = site_target(site)
-    assert target["base"] == "/"
     assert target["paths"] == [str(etc).lstrip("/"), str(lib / "images").lstrip("/")]
+    assert target["settings_member"] == str(etc / "LocalSettings.php").lstrip("/")
 
 
 @pytest.mark.parametrize(
@@ -160,6 +182,8 @@ def test_a_packaged_wiki_is_archived_as_its_configuration_and_uploads(tmp_path):
     [
         ({"db_name": None}, "names no database"),
         ({"db_name": "wiki`; DROP"}, "is not a plain name"),
+        # An option to mariadb-dump, not a name.
+        ({"db_name": "--all-databases"}, "is not a plain name"),
         ({"db_server": "db.example:3306"}, "on db.example:3306, not this host"),
     ],
 )
@@ -233,8 +257,11 @@ def test_too_little_disk_space_refuses_before_writing_anything(tmp_path):
     params = _params(tmp_path, [_site(tmp_path)])
     (result,) = _backup(server, free=1000).run(params)
     assert result["status"] == "failed"
-    assert f"{tmp_path} has 0 MiB free and the backup of 1 site(s) needs about" in result["reason"]
-    assert result["reason"].endswith("nothing written")
+    assert (
+        f"{tmp_path} has 0 MiB free (counting old sets to remove) and the backup of 1 site(s)"
+        in result["reason"]
+    )
+    assert result["reason"].endswith("no new backup written")
     # Not even the backup directory or its lock file.
     assert not (tmp_path / "backups").exists()
     assert [s.split()[0] for s in server.statements] == ["SELECT"]
@@ -288,3 +315,38 @@ def test_a_second_run_at_the_same_time_refuses_instead_of_interleaving(tmp_path)
         fcntl.flock(held, fcntl.LOCK_EX)
         with pytest.raises(BackupError, match="another backup run holds"):
             _backup(server).run(params)
+
+
+def test_only_the_newest_failed_set_stays_and_an_unreadable_manifest_keeps_its_set():
+    sets = [("20261120T020000Z", _manifest(False)), ("20261121T020000Z", {"unreadable": "EIO"}),
+            ("20261122T020000Z", _manifest(False)), ("20261123T020000Z", _manifest(True))]  # fmt: skip
+    assert prune_plan(sets, NOW, 30) == [
+        ("20261120T020000Z", "did not verify; the newest failed set is kept for inspection")
+    ]
+
+
+def test_a_backup_dated_in_the_future_does_not_stop_new_backups():
+    sets = [("20261230T020000Z", _manifest(True))]
+    needed, reason, _newest = due(sets, NOW, 20)
+    assert needed is True and "dated in the future" in reason
+
+
+def test_old_sets_make_room_when_the_disk_is_short(tmp_path):
+    server = _server()
+    params = _params(tmp_path, [_site(tmp_path)])
+    site_dir = tmp_path / "backups" / site_key(params["sites"][0]["site_root"])
+    for name in ("20260101T020000Z", "20260102T020000Z"):
+        (site_dir / name).mkdir(parents=True)
+        (site_dir / name / MANIFEST).write_text(json.dumps(_manifest(True)))
+        (site_dir / name / "database.sql.gz").write_bytes(b"x" * 500_000)
+    # 1000 bytes free, and the older set frees 500 kB: more than the small site needs.
+    (result,) = _backup(server, free=1000).run(params)
+    assert result["status"] == "backed up"
+    assert [p["set"] for p in result["pruned"]] == ["20260101T020000Z", "20260102T020000Z"]
+    # Without enough to free, old sets still go, and no new set is written.
+    (site_dir / "20250101T020000Z").mkdir()
+    (site_dir / "20250101T020000Z" / MANIFEST).write_text(json.dumps(_manifest(True)))
+    (refused,) = _backup(server, now=NOW + datetime.timedelta(days=40), free=10).run(params)
+    assert refused["status"] == "failed" and "no new backup written" in refused["reason"]
+    assert [p["set"] for p in refused["pruned"]] == ["20250101T020000Z"]
+    assert sorted(os.listdir(site_dir)) == ["20261128T020000Z"]

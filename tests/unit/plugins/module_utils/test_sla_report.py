@@ -701,15 +701,16 @@ def test_without_access_runs_the_review_is_not_measured(march, figures):
     }
 
 
-def _backup(time, host, decision="applied", verified=True, check_mode=False):
-    return _record(time, host, "b-" + time[:10], "backup", decision, "/var/www/wiki",
+def _backup(time, host, decision="applied", verified=True, check_mode=False, site="/var/www/wiki"):
+    return _record(time, host, "b-" + time[:10], "backup", decision, site,
                    result={"verified": verified}, check_mode=check_mode)  # fmt: skip
 
 
-def test_verified_backups_are_measured_as_the_longest_time_without_a_restore_point():
+def test_verified_backups_are_measured_per_site_as_the_longest_time_without_a_restore_point():
+    wiki, blog = "web1 /var/www/wiki", "web1 /var/www/blog"
     opening = {
         "at": "2026-03-01T00:00:00+00:00",
-        "verified_backups": {"web1": ["2026-02-27T02:00:00+00:00"]},
+        "verified_backups": {"web1": {"/var/www/wiki": ["2026-02-27T02:00:00+00:00"]}},
     }
     records = [
         _backup("2026-03-02T02:00:00+00:00", "web1"),
@@ -718,23 +719,29 @@ def test_verified_backups_are_measured_as_the_longest_time_without_a_restore_poi
         _backup("2026-03-11T02:00:00+00:00", "web1", decision="failed", verified=False),
         _backup("2026-03-12T02:00:00+00:00", "web1", check_mode=True),
         _backup("2026-03-22T02:00:00+00:00", "web1"),
-        # Only failures: the whole month without a restore point.
+        # A second site on the same host whose backups only failed: its whole month
+        # counts, however well the wiki is backed up.
+        _backup("2026-03-05T02:00:00+00:00", "web1", decision="failed", site="/var/www/blog"),
+        # A run that failed before any site names the host: it makes no site.
+        _backup("2026-03-06T02:00:00+00:00", "web1", decision="failed", site="web1"),
+        # Backups left the SLA on web2: its earlier failure is measured no longer.
         _backup("2026-03-05T02:00:00+00:00", "web2", decision="failed", verified=False),
-        # Backups outside this SLA make no host measured.
-        _backup("2026-03-05T02:00:00+00:00", "web3", decision="skipped", verified=False),
+        _backup("2026-03-07T02:00:00+00:00", "web2", decision="skipped", site="web2"),
     ]
     end = _at("2026-04-01T00:00:00+00:00")
     backups = kpis(records, resolve_targets("medium"), end, opening=opening)["verified_backups"]
-    assert set(backups["hosts"]) == {"web1", "web2"}
-    web1 = backups["hosts"]["web1"]
-    # 2 Mar to 22 Mar is the longest stretch: 20 days.
-    assert web1["measured"] == pytest.approx(20) and web1["backups"] == 2 and web1["met"] is True
-    assert web1["last_backup"] == "2026-03-22T02:00:00Z"
-    assert backups["hosts"]["web2"]["measured"] == pytest.approx(31)
+    assert set(backups["sites"]) == {wiki, blog}
+    # 2 Mar to 22 Mar is the wiki's longest stretch: 20 days.
+    assert backups["sites"][wiki]["measured"] == pytest.approx(20)
+    assert backups["sites"][wiki]["backups"] == 2 and backups["sites"][wiki]["met"] is True
+    assert backups["sites"][wiki]["last_backup"] == "2026-03-22T02:00:00Z"
+    assert backups["sites"][blog]["measured"] == pytest.approx(31)
     assert backups["met"] is False and backups["target"] == 30
-    # Carried over: the next period starts from web1's last verified backup.
+    # Carried over: the next period starts from each site's last verified backup.
     ledger, _used = sla_report._replay(records, opening, end)
-    assert ledger.state(end)["verified_backups"]["web1"] == ["2026-03-22T02:00:00+00:00"]
+    assert ledger.state(end)["verified_backups"] == {
+        "web1": {"/var/www/blog": [], "/var/www/wiki": ["2026-03-22T02:00:00+00:00"]}
+    }
 
 
 def test_without_backup_records_backups_are_not_measured(march, figures):
