@@ -664,8 +664,8 @@ def catalogue() -> list[Case]:
             "backup",
             [
                 "/srv/sla-full has",
-                "MiB free and the backup of 1 site(s) needs about",
-                "nothing written",
+                "MiB free (counting old sets to remove) and the backup of 1 site(s) needs about",
+                "no new backup written",
             ],
             common={
                 "sla_customer": "acme",
