@@ -7,9 +7,9 @@ transaction, loadable into any database name), ``files.tar.gz`` (the site's
 configuration, code and uploads) and ``manifest.json``. The manifest is
 written last, so a set without one is the remains of an interrupted run.
 
-A set counts as a restore point only when it is verified: each file's
-SHA-256 read back, the dump decompressed whole, the archive listed, and the
-dump loaded into a scratch database whose tables must be the site's.
+A set counts as a restore point only when it is verified: the dump
+decompressed whole, the archive listed with the site's settings file in it,
+and the dump loaded into a scratch database whose tables must be the site's.
 Pruning removes sets older than the retention but never a site's newest
 verified set, so backups that stop working never take the last good one.
 """

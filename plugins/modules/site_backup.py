@@ -12,16 +12,19 @@ description:
   - For every site in O(sites) (as twovalue.sla.probe reports them in C(sla_state.cms)), writes a
     backup set C(<backup_dir>/<site>/<UTC time>/) with the database dumped in one transaction
     (C(database.sql.gz)), the site's configuration, code and uploads (C(files.tar.gz)) and a
-    C(manifest.json) written last. A releases layout is archived as C(current), its live release
-    and C(shared/); a Debian-packaged MediaWiki as its configuration directory and uploads.
-  - Verifies each new set before it counts as a restore point - checksums read back, dump
-    decompressed whole, archive listed and holding the site's settings file, dump loaded into a
-    scratch database that must have the site's tables - and drops the scratch database again.
+    C(manifest.json) with each file's size and SHA-256, written last. A releases layout is
+    archived as C(current), its live release and C(shared/); a Debian-packaged MediaWiki as its
+    configuration directory and uploads; a settings file or uploads linked from elsewhere are
+    added at their real paths. Every archive restores with C(tar -xzf files.tar.gz -C /).
+  - Verifies each new set before it counts as a restore point - dump decompressed whole, archive
+    listed and holding the site's settings file, dump loaded into a scratch database that must
+    have the site's tables - and drops the scratch database again.
   - A site whose newest verified backup is younger than O(max_age_hours) is left alone, so a
     second run changes nothing.
-  - Removes sets older than O(retention_days) and the remains of interrupted runs, but never a
-    site's newest verified set.
-  - Refuses to start when the disk lacks room for the dump, the archive and the scratch copy.
+  - Removes sets older than O(retention_days), the remains of interrupted runs and failed sets but
+    the newest, but never a site's newest verified set nor a set whose manifest cannot be read.
+  - Writes no new set when the disk lacks room for the dump, the archive and the scratch copy,
+    counting what removing old sets frees.
   - Fails when any site could not be backed up or verified; the other sites are still done, and
     O(sites) results say what happened to each.
 author:
@@ -64,7 +67,7 @@ EXAMPLES = r"""
 RETURN = r"""
 sites:
   description: Per site - C(site_root), C(database), C(status) (C(backed up), C(recent), C(failed),
-    C(would back up) in check mode), C(reason), C(set), C(files) (bytes and SHA-256),
+    C(would back up) and C(would fail) in check mode), C(reason), C(set), C(files) (bytes and SHA-256),
     C(verified) (C(ok), C(checks), C(tables), C(rows)), C(latest_verified) and C(pruned).
   returned: always
   type: list
