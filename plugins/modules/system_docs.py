@@ -45,10 +45,10 @@ options:
     type: int
     default: 180
   language:
-    description: Language of the HTML and Markdown.
+    description: Language of the HTML and Markdown (English or Dutch).
     type: str
     default: en
-    choices: [en]
+    choices: [en, nl]
   stack_catalogue:
     description:
       - Release catalogue of Debian, Apache, PHP and MariaDB (format 1, as the CMS one).

@@ -48,7 +48,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline impo
 )
 
 DOCS_FORMAT = 1
-LANGUAGES = ("en",)
+LANGUAGES = ("en", "nl")
 DEFAULT_LANGUAGE = "en"
 DEFAULT_HORIZON_DAYS = 180
 STACK_PRODUCTS = ("debian", "apache", "php", "mariadb")
@@ -335,6 +335,7 @@ def _access(host, raw_grants, people, rotations, today):
                 "sudo": grant.get("sudo"),
                 "privileges": grant.get("privileges", []),
                 "site": grant.get("site"),
+                "db_host": grant.get("db_host"),
                 "credential": credential,
                 "last_rotation": rotations.get((host, credential)) if credential else None,
                 "former_holders": former,
@@ -624,6 +625,11 @@ STRINGS = {
         "sub_access": "Accesses",
         "access_none": "The access register lists no access on this host.",
         "col_access": "Access",
+        "access_kind": {
+            "os_account": "OS account {account}",
+            "db_user": "database user {account}@{db_host}",
+            "cms_account": "CMS account {account} on {site}",
+        },
         "col_holders": "Held by",
         "col_controlled_by": "Controlled by",
         "col_rights": "Rights",
@@ -717,7 +723,186 @@ STRINGS = {
             "production in an agreed window."
         ),
         "policy": "Support policy",
-    }
+    },
+    "nl": {
+        "docs_title": "Systeemdocumentatie",
+        "advice_title": "Migratieadvies",
+        "customer": "Klant",
+        "tier": "SLA-niveau",
+        "catalogue": "Releasecatalogi",
+        "catalogue_value": "stack per {stack}, CMS per {cms}",
+        "horizon": "Adviestermijn",
+        "horizon_value": "{days} dagen voor het einde van de ondersteuning",
+        "docs_intro": (
+            "De systemen die het bureau voor {customer} onderhoudt onder SLA {tier}, zoals de "
+            "laatste onderhoudsscan ze aantrof, met de ondersteuningsstatus van elk onderdeel "
+            "volgens de releasecatalogi, de back-ups en het toegangsregister. Gemaakt uit de "
+            "gegevens van de servers, het register in de inventory en het gecontroleerde "
+            "audit-logboek; een onderdeel wordt gemarkeerd als de ondersteuning binnen {days} "
+            "dagen eindigt of al voorbij is."
+        ),
+        "advice_intro": (
+            "Onderdelen waarvan de ondersteuning binnen {days} dagen eindigt of al geëindigd is, "
+            "of waarvan de SLA-automatisering de upgrade weigerde. Een upgrade naar een nieuwe "
+            "versietak is een migratieproject, samen met {customer} gepland en op staging "
+            "getest; de automatische SLA-updates voeren die nooit uit."
+        ),
+        "advice_none": (
+            "Geen onderdeel nadert binnen {days} dagen het einde van de ondersteuning, en geen "
+            "upgrade werd geweigerd."
+        ),
+        "section_topology": "Opbouw",
+        "col_environment": "Omgeving",
+        "col_hosts": "Servers",
+        "environment_unset": "niet ingesteld (sla_environment)",
+        "section_host": "{host}",
+        "host_facts_os": "Besturingssysteem",
+        "host_facts_kernel": "Kernel",
+        "host_facts_environment": "Omgeving",
+        "host_facts_control": "Beheerd door",
+        "control_value": "{layer}: {party}",
+        "sub_stack": "Stack",
+        "col_component": "Onderdeel",
+        "col_version": "Versie",
+        "col_branch": "Versietak",
+        "col_package": "Pakket",
+        "col_support": "Ondersteuning",
+        "col_eol": "Einde ondersteuning",
+        "sub_modules": "Modules",
+        "apache_modules": "Ingeschakelde Apache-modules",
+        "php_modules": "Ingeschakelde PHP-extensies ({sapi})",
+        "none": "geen",
+        "sub_sites": "CMS-sites",
+        "col_site": "Site",
+        "col_install": "Geïnstalleerd als",
+        "col_name": "Naam",
+        "col_address": "Adres",
+        "sites_none": "Op deze server is geen MediaWiki- of WordPress-site gevonden.",
+        "sub_addons": "{kind} van {site}",
+        "addons_none": "geen gevonden",
+        "extensions": "Extensies",
+        "skins": "Skins",
+        "plugins": "Plugins",
+        "themes": "Thema's",
+        "version_unknown": "versie niet vermeld",
+        "sub_backups": "Back-ups",
+        "backup_last": "Laatste back-up",
+        "backup_restore": "Laatste gecontroleerde terugzetting",
+        "no_backup": "geen back-up vastgelegd",
+        "no_restore": "geen gecontroleerde terugzetting vastgelegd",
+        "recorded_at": "{time} ({item})",
+        "sub_access": "Toegang",
+        "access_none": "Het toegangsregister vermeldt geen toegang tot deze server.",
+        "col_access": "Toegang",
+        "access_kind": {
+            "os_account": "systeemaccount {account}",
+            "db_user": "databasegebruiker {account}@{db_host}",
+            "cms_account": "CMS-account {account} op {site}",
+        },
+        "col_holders": "In handen van",
+        "col_controlled_by": "Beheerd door",
+        "col_rights": "Rechten",
+        "col_rotation": "Laatst gewijzigd",
+        "col_remark": "Opmerking",
+        "sudo_rule": "sudo: {rule}",
+        "never_rotated": "nooit gewijzigd",
+        "service_credential": "servicewachtwoord",
+        "not_rotated": "-",
+        "former_holder": "in handen van oud-medewerkers: {names}",
+        "section_people": "Personen in het toegangsregister",
+        "people_none": "Volgens het register heeft niemand toegang tot deze servers.",
+        "col_person": "Persoon",
+        "col_organisation": "Organisatie",
+        "col_status": "Status",
+        "col_keys": "Vingerafdrukken van SSH-sleutels",
+        "person_current": "huidig",
+        "person_leaves": "vertrekt {date}",
+        "person_former": "vertrokken sinds {date}",
+        "section_sources": "Bronnen van de ondersteuningsdata",
+        "col_product": "Product",
+        "col_sources": "Bronnen",
+        "section_trail": "Audit-logboek",
+        "trail_text": (
+            "De laatste wachtwoordwijzigingen, weigeringen en back-ups komen uit het "
+            "gecontroleerde logboek {file}."
+        ),
+        "trail_none": (
+            "Voor deze klant bestaat nog geen audit-logboek: er is geen wachtwoordwijziging, "
+            "weigering of back-up vastgelegd."
+        ),
+        "state": {
+            "supported": "ondersteund",
+            "ending": "eindigt {eol}",
+            "extended": "reguliere ondersteuning geëindigd {eol}; LTS tot {extended}",
+            "end_of_life": "NIET MEER ONDERSTEUND sinds {eol}",
+            "end_of_life_never": "NIET MEER ONDERSTEUND",
+            "unknown": "niet in de catalogus",
+            "refused": "upgrade geweigerd",
+        },
+        "supported_until": "ondersteund tot {eol}",
+        "supported_open": "ondersteund, geen einddatum aangekondigd",
+        "install": {
+            "debian": "Debian-pakket",
+            "tarball": "releasearchief",
+        },
+        "layout": {
+            "releases": "releases-indeling",
+            "package": "pakket",
+            "in_place": "ter plekke uitgepakt",
+        },
+        "product": {
+            "debian": "Debian",
+            "apache": "Apache",
+            "php": "PHP",
+            "mariadb": "MariaDB",
+            "mediawiki": "MediaWiki",
+            "wordpress": "WordPress",
+        },
+        "organisation": {"agency": "bureau", "customer": "klant"},
+        "party": {"agency": "bureau", "hoster": "hostingpartij", "customer": "klant"},
+        "col_host": "Server",
+        "col_installed": "Geïnstalleerd",
+        "col_date": "Datum",
+        "col_reason": "Reden",
+        "col_proposal": "Voorgestelde migratie",
+        "reason_ending": "De ondersteuning van {product} {branch} eindigt op {eol}.",
+        "reason_extended": (
+            "De reguliere beveiligingsondersteuning van {product} {branch} eindigde {eol}; "
+            "Debian LTS dekt een deel van de pakketten tot {extended}."
+        ),
+        "reason_end_of_life": (
+            "{product} {branch} wordt sinds {eol} niet meer ondersteund: geen beveiligingsupdates."
+        ),
+        "reason_packaged": (
+            " Debian {debian} levert het als pakket: updates komen van Debian, voor zover ze "
+            "terug te zetten zijn, zolang Debian {debian} ondersteund wordt."
+        ),
+        "reason_refused": (
+            "Upgrade {installed} -> {candidate} geweigerd door de SLA-automatisering, voor het "
+            "eerst op {date}: {reason}"
+        ),
+        "proposal_debian": (
+            "Upgrade naar Debian {branch} ({codename}), ondersteund tot {eol}{extended}; het "
+            "levert {ships}."
+        ),
+        "proposal_extended": ", LTS tot {date}",
+        "proposal_packaged": (
+            "{product} {branch} (ondersteund tot {eol}) met de upgrade naar Debian {debian}."
+        ),
+        "proposal_branch": "Overstappen op {product} {branch}{lts}, ondersteund tot {eol}.",
+        "proposal_branch_open": (
+            "Overstappen op {product} {branch}{lts}, zonder aangekondigde einddatum."
+        ),
+        "lts": " LTS",
+        "proposal_none": "Geen ondersteunde opvolger in de catalogus; vraag het bureau om een plan.",
+        "proposal_refused": "Plan de upgrade als migratieproject met het bureau.",
+        "migration_note": (
+            "Elke migratie is een project: test haar op staging met een kopie van de gegevens, "
+            "controleer elke extensie, skin, plugin en elk thema op de nieuwe versietak, en zet "
+            "productie daarna over in een afgesproken venster."
+        ),
+        "policy": "Ondersteuningsbeleid",
+    },
 }
 
 
@@ -1009,7 +1194,7 @@ def _access_blocks(host, texts, data):
         )
         rows.append(
             (
-                row["access"],
+                texts["access_kind"][row["kind"]].format(**row),
                 ", ".join(names[pid] for pid in row["holders"]) or texts["service_credential"],
                 texts["party"].get(row["controlled_by"], row["controlled_by"]),
                 "; ".join(rights),

@@ -530,6 +530,12 @@ def catalogue() -> list[Case]:
             extra={"sla_docs_horizon_days": "soon"},
         ),
         Case(
+            "docs-unknown-language",
+            "docs",
+            ["host bad-host: the documents' language is fr; expected en or nl"],
+            bad={"sla_docs_language": "fr"},
+        ),
+        Case(
             "sla-report-unknown-tier",
             "sla_report",
             ["host bad-host: sla_tier is 'gold'"],

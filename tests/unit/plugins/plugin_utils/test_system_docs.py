@@ -17,7 +17,9 @@ from ansible_collections.twovalue.sla.plugins.action.system_docs import (
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import KINDS as CMS_KINDS
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
+    LANGUAGES,
     STACK_PRODUCTS,
+    STRINGS,
     DocsError,
     build_docs,
     render_documents,
@@ -300,3 +302,32 @@ def test_a_verified_backup_is_the_last_backup_and_the_last_verified_restore(cata
     assert "**Last verified restore**: 2026-11-27" in markdown
     # acme-staging has none.
     assert markdown.count("no verified restore recorded") == 1
+
+
+def test_every_language_has_every_text_with_the_same_placeholders():
+    import string  # noqa: PLC0415
+
+    def shape(texts):
+        out = {}
+        for key, value in texts.items():
+            if isinstance(value, dict):
+                out[key] = shape(value)
+            else:
+                out[key] = sorted(f for _, f, _, _ in string.Formatter().parse(value) if f)
+        return out
+
+    for language in LANGUAGES:
+        assert shape(STRINGS[language]) == shape(STRINGS["en"]), language
+
+
+def test_the_documents_in_dutch(catalogues, records):
+    documents = render_documents(_build(catalogues, records), "nl")
+    markdown = documents["system-documentation"]["md"]
+    for text in ("# Systeemdocumentatie", "## Opbouw", "### Back-ups", "geen back-up vastgelegd",
+                 "NIET MEER ONDERSTEUND sinds 2025-12-31", "Personen in het toegangsregister",
+                 "| systeemaccount alice |", "| databasegebruiker wikiuser@localhost |"):  # fmt: skip
+        assert text in markdown, text
+    assert 'lang="nl"' in documents["system-documentation"]["html"]
+    assert "# Migratieadvies" in documents["migration-advice"]["md"]
+    for english in ("System documentation", "Backups", "END OF LIFE", "Support policy"):
+        assert english not in markdown, english
