@@ -29,6 +29,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     DumpError,
     HealthChecks,
     dump_to_gzip,
+    existing_ancestor,
     http_get,
     tail,
 )
@@ -236,16 +237,6 @@ def free_mb(path):
     return stat.f_bavail * stat.f_frsize // (1024 * 1024)
 
 
-def _existing_ancestor(path):
-    path = os.path.abspath(path)
-    while not os.path.exists(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return path
-
-
 # --- the sequence -----------------------------------------------------------
 
 
@@ -300,7 +291,7 @@ class AptApply:
     # preconditions
 
     def check_disk(self, min_free_mb, backup_dir):
-        paths = list(self.paths.disk_paths) + [_existing_ancestor(backup_dir)]
+        paths = list(self.paths.disk_paths) + [existing_ancestor(backup_dir)]
         low = []
         for path in paths:
             if os.path.exists(path):

@@ -55,6 +55,17 @@ def socket_args(db_server):
     return [f"--socket={path}"] if path.startswith("/") else []
 
 
+def existing_ancestor(path):
+    """``path`` or its nearest parent that exists: where a directory still to be made would live."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
 def first_existing(candidates):
     return next((path for path in candidates if os.path.exists(path)), None)
 

@@ -31,6 +31,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     SQL_CLIENTS,
     DumpError,
     dump_to_gzip,
+    existing_ancestor,
     first_existing,
     local_db_server,
     restore_from_gzip,
@@ -262,7 +263,7 @@ class SiteBackup:
                 plan["problem"] = exc.msg
         if not due_plans:
             return
-        where = _existing_ancestor(backup_dir)
+        where = existing_ancestor(backup_dir)
         free = self._disk_free(where) + sum(plan["freed"] for plan in plans)
         if free < needed:
             problem = (
@@ -528,12 +529,6 @@ def _bytes(path):
     for folder, _dirs, names in os.walk(path):
         total += sum(os.lstat(os.path.join(folder, n)).st_size for n in names)
     return total
-
-
-def _existing_ancestor(path):
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
-    return path
 
 
 def _disk_free(path):

@@ -558,6 +558,16 @@ def _refusal_entry(entry):
 
 # --------------------------------------------------------------------------- texts
 
+# Proper names: the same in every language.
+_PRODUCT_NAMES = {
+    "debian": "Debian",
+    "apache": "Apache",
+    "php": "PHP",
+    "mariadb": "MariaDB",
+    "mediawiki": "MediaWiki",
+    "wordpress": "WordPress",
+}
+
 STRINGS = {
     "en": {
         "docs_title": "System documentation",
@@ -675,14 +685,7 @@ STRINGS = {
             "package": "package",
             "in_place": "unpacked in place",
         },
-        "product": {
-            "debian": "Debian",
-            "apache": "Apache",
-            "php": "PHP",
-            "mariadb": "MariaDB",
-            "mediawiki": "MediaWiki",
-            "wordpress": "WordPress",
-        },
+        "product": _PRODUCT_NAMES,
         "organisation": {"agency": "agency", "customer": "customer"},
         "party": {"agency": "agency", "hoster": "hoster", "customer": "customer"},
         "col_host": "Host",
@@ -850,14 +853,7 @@ STRINGS = {
             "package": "pakket",
             "in_place": "ter plekke uitgepakt",
         },
-        "product": {
-            "debian": "Debian",
-            "apache": "Apache",
-            "php": "PHP",
-            "mariadb": "MariaDB",
-            "mediawiki": "MediaWiki",
-            "wordpress": "WordPress",
-        },
+        "product": _PRODUCT_NAMES,
         "organisation": {"agency": "bureau", "customer": "klant"},
         "party": {"agency": "bureau", "hoster": "hostingpartij", "customer": "klant"},
         "col_host": "Server",
