@@ -559,10 +559,11 @@ class Rotation(Workflow):
         )  # fmt: skip
 
     def inputs(self):
-        return _read("molecule/access/prepare-host.sh")
+        return _read("molecule/access/prepare-host.sh") + _read("scripts/lib/poll.sh")
 
     def prepare(self, name):
-        podman("cp", os.path.join(ROOT, "molecule/access/prepare-host.sh"), f"{name}:/root/")
+        for script in ("molecule/access/prepare-host.sh", "scripts/lib/poll.sh"):
+            podman("cp", os.path.join(ROOT, script), f"{name}:/root/")
         env = {
             "WIKI_DB_PASSWORD": WIKI_DB_PASSWORD,
             "BACKUP_DB_PASSWORD": "fault-backup-3131",

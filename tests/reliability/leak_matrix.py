@@ -485,11 +485,12 @@ class World:
         env_args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
 
         def prepare_host(name, environment):
-            podman("cp", os.path.join(ROOT, "molecule/access/prepare-host.sh"), f"{name}:/root/")
-            podman("cp", os.path.join(ROOT, "molecule/deploy/prepare-site.sh"), f"{name}:/root/")
+            scripts = ("molecule/access/prepare-host.sh", "scripts/lib/poll.sh", "molecule/deploy/prepare-site.sh")
+            for script in scripts:
+                podman("cp", os.path.join(ROOT, script), f"{name}:/root/")
             podman("exec", *env_args, name, "bash", "/root/prepare-host.sh")
             podman("exec", name, "bash", "/root/prepare-site.sh", p["wikidb-password"], environment)
-            podman("exec", name, "rm", "/root/prepare-host.sh", "/root/prepare-site.sh")
+            podman("exec", name, "rm", *(f"/root/{os.path.basename(script)}" for script in scripts))
             syslog = podman("exec", name, "test", "-s", "/var/log/syslog", check=False)
             self.syslog[name] = syslog.returncode == 0
 
