@@ -34,7 +34,9 @@ demo: images
 demo-down:
 	@bash scripts/demo-fleet.sh down
 
-test: images lint unit collection molecule bench-smoke ee
+# Each stage timed, with a table of wall times at the end (scripts/test.sh).
+test:
+	@bash scripts/test.sh
 
 lint: setup
 	@echo "==> yamllint"; $(ACTIVATE) yamllint --strict .
