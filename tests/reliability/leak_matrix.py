@@ -485,7 +485,11 @@ class World:
         env_args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
 
         def prepare_host(name, environment):
-            scripts = ("molecule/access/prepare-host.sh", "scripts/lib/poll.sh", "molecule/deploy/prepare-site.sh")
+            scripts = (
+                "molecule/access/prepare-host.sh",
+                "scripts/lib/poll.sh",
+                "molecule/deploy/prepare-site.sh",
+            )
             for script in scripts:
                 podman("cp", os.path.join(ROOT, script), f"{name}:/root/")
             podman("exec", *env_args, name, "bash", "/root/prepare-host.sh")
