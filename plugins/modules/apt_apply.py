@@ -23,11 +23,16 @@ description:
     C(databases.sql.gz). When no rollback is possible it stops there."
   - "It installs with C(apt-get install --only-upgrade), never prompting (old
     configuration files are kept), restarts the services C(needrestart)
-    names, and runs the O(health_checks)."
+    names, and runs the O(health_checks). A package with no
+    O(packages[].previous) version is new (an upgrade needs it, such as a new
+    kernel ABI package): the install then runs without C(--only-upgrade), the
+    new package is marked as automatically installed, and it has nothing to
+    back up."
   - "When the install, a service restart or a health check fails and
     O(rollback) is true, it reinstalls the backed-up packages from their
     files with C(apt-get install --allow-downgrades --no-remove), which
-    orders them by their pre-dependencies,
+    orders them by their pre-dependencies, then purges the new packages with
+    C(dpkg --purge) (which refuses to take anything that still needs them along),
     restarts the services again, re-runs the health checks and fails the task
     with a message saying what failed and whether the host is healthy after
     the rollback."
@@ -62,8 +67,9 @@ options:
       previous:
         description:
           - The version installed when the update was planned; the rollback target.
+          - Null (or left out) for a package the update installs newly; a
+            rollback purges it.
         type: str
-        required: true
   run_id:
     description:
       - Identifier of the run, from the controller's audit trail; names the
@@ -202,6 +208,14 @@ reboot_required:
   description: Whether the host asks for a reboot (C(/var/run/reboot-required) exists).
   returned: always
   type: bool
+kernel_reboot:
+  description:
+    - The running kernel, the newest installed one (from C(/boot/vmlinuz-*)), and
+      the release a reboot would start when that is not the running one.
+    - In a container the running kernel is the machine's, so a reboot is always pending there.
+  returned: always
+  type: dict
+  sample: {running: 6.1.0-50-amd64, installed: 6.1.0-57-amd64, reboot_pending_for: 6.1.0-57-amd64}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -215,7 +229,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALT
 _PACKAGE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "version": {"type": "str", "required": True},
-    "previous": {"type": "str", "required": True},
+    "previous": {"type": "str"},
 }
 
 

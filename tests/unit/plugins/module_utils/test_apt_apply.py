@@ -15,6 +15,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     AptApply,
     HostPaths,
     check_simulation,
+    classify,
     restartable,
     validate_params,
 )
@@ -69,7 +70,8 @@ class FakeHost:
             return 0, "", ""
         if cmd == "apt-get" and "-s" in argv:
             lines = [
-                f"Inst {n} [{self.installed[n]}] ({v} Debian-Security:12/stable-security [amd64])"
+                f"Inst {n}{f' [{self.installed[n]}]' if n in self.installed else ''} "
+                f"({v} Debian-Security:12/stable-security [amd64])"
                 for n, v in (
                     a.split("=") for a in argv if "=" in a and not a.startswith(("-", "D"))
                 )
@@ -102,6 +104,13 @@ class FakeHost:
                 if "=" in arg and not arg.startswith(("-", "Dpkg", "DPkg")):
                     name, version = arg.split("=")
                     self.installed[name] = version
+            return 0, "", ""
+        if cmd == "dpkg" and argv[1] == "--purge":
+            for name in argv[2:]:
+                if not name.startswith("-"):
+                    self.installed.pop(name)
+            return 0, "", ""
+        if cmd == "apt-mark":
             return 0, "", ""
         if cmd == "dpkg-repack":
             name = argv[1]
@@ -140,6 +149,7 @@ def host(tmp_path):
         lock_frontend=str(tmp_path / "lock-frontend"),
         dpkg_updates=str(tmp_path / "updates"),
         reboot_required=str(tmp_path / "reboot-required"),
+        boot=str(tmp_path / "boot"),
         disk_paths=(str(tmp_path),),
         needrestart=str(tmp_path / "needrestart"),
         dpkg_repack=str(tmp_path / "dpkg-repack"),
@@ -775,3 +785,152 @@ def test_an_unhealthy_site_is_not_updated(host):
     )
     assert not any(_changing(c) for c in fake.commands())
     assert not (tmp_path / "backups").exists()
+
+
+# --- packages an update installs newly ---------------------------------------
+
+_KERNEL_PLAN = [
+    {"name": "linux-image-amd64", "previous": "6.1.176-1", "version": "6.1.192-3"},
+    {"name": "linux-image-6.1.0-57-amd64", "previous": None, "version": "6.1.192-3"},
+]
+
+
+@pytest.fixture
+def kernel_host(host):
+    fake, paths, tmp_path = host
+    fake.installed = {"linux-image-amd64": "6.1.176-1", "linux-image-6.1.0-50-amd64": "6.1.176-1"}
+    fake.downloadable = {("linux-image-amd64", "6.1.176-1")}
+    return fake, paths, tmp_path
+
+
+def _install_command(fake):
+    return next(c for c in fake.commands() if c[:2] == ["apt-get", "install"] and "-s" not in c)
+
+
+def _installing_kernels(fake, boot):
+    """A FakeHost that puts each kernel package's image in ``boot``, as dpkg does."""
+
+    def run(argv, **kwargs):
+        answer = fake(argv, **kwargs)
+        if argv[:2] == ["apt-get", "install"] and "-s" not in argv:
+            boot.mkdir(exist_ok=True)
+            for name in fake.installed:
+                if name.startswith("linux-image-6"):
+                    (boot / f"vmlinuz-{name[len('linux-image-') :]}").write_text("")
+        return answer
+
+    return _Recorder(fake, run)
+
+
+def test_a_new_package_is_installed_without_only_upgrade_and_marked_automatic(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    applier = _applier(_installing_kernels(fake, tmp_path / "boot"), paths)
+    result = applier.apply(_params(tmp_path, packages=_KERNEL_PLAN))
+    assert result["changed"] is True
+    assert "--only-upgrade" not in _install_command(fake)
+    assert "linux-image-6.1.0-57-amd64=6.1.192-3" in _install_command(fake)
+    assert fake.installed["linux-image-6.1.0-57-amd64"] == "6.1.192-3"
+    assert ["apt-mark", "auto", "linux-image-6.1.0-57-amd64"] in fake.commands()
+    # Nothing to back up for the new package: only the metapackage's old version.
+    downloads = [c[-1] for c in fake.commands() if "download" in c]
+    assert downloads == ["linux-image-amd64=6.1.176-1"]
+    entries = {e["name"]: e for e in _manifest(tmp_path)["packages"]}
+    assert result["kernel_reboot"]["reboot_pending_for"] == "6.1.0-57-amd64"
+    assert entries["linux-image-6.1.0-57-amd64"] == {
+        "name": "linux-image-6.1.0-57-amd64",
+        "previous": None,
+        "target": "6.1.192-3",
+        "new_install": True,
+        "debs": [],
+    }
+    assert {"name": "linux-image-6.1.0-57-amd64", "previous": None, "version": "6.1.192-3"} in (
+        result["applied"]
+    )
+
+
+def test_updates_of_installed_packages_alone_keep_only_upgrade(host):
+    fake, paths, tmp_path = host
+    _applier(fake, paths).apply(_params(tmp_path))
+    assert "--only-upgrade" in _install_command(fake)
+    assert not any(c[0] == "apt-mark" for c in fake.commands())
+
+
+def test_rollback_reinstalls_the_old_versions_then_purges_the_new_package(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    before = dict(fake.installed)
+    answers = iter([(200, "MediaWiki"), (503, "down"), (200, "MediaWiki")])
+    applier = _applier(fake, paths, http=lambda url, follow, timeout: next(answers))
+    with pytest.raises(ApplyError) as excinfo:
+        applier.apply(
+            _params(tmp_path, packages=_KERNEL_PLAN, health_checks=[_HTTP_CHECK], health_retries=1)
+        )
+    assert "Rolled back to the previous versions" in excinfo.value.msg
+    assert fake.installed == before
+    commands = fake.commands()
+    reinstall = next(i for i, c in enumerate(commands) if c[-1].endswith(".deb"))
+    purge = commands.index(
+        [
+            "dpkg",
+            "--purge",
+            "--force-confdef",
+            "--force-confold",
+            "linux-image-6.1.0-57-amd64",
+        ]
+    )
+    assert reinstall < purge
+    assert excinfo.value.result["rolled_back"] is True
+    assert _manifest(tmp_path)["status"] == "rolled_back"
+
+
+def test_a_failed_purge_asks_for_manual_repair(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    answers = iter([(200, "MediaWiki"), (503, "down")])
+
+    def run(argv, **kwargs):
+        if argv[:2] == ["dpkg", "--purge"]:
+            return (
+                2,
+                "",
+                "dpkg: dependency problems prevent removal of linux-image-6.1.0-57-amd64\n",
+            )
+        return fake(argv, **kwargs)
+
+    applier = _applier(_Recorder(fake, run), paths, http=lambda *a: next(answers))
+    with pytest.raises(ApplyError) as excinfo:
+        applier.apply(
+            _params(tmp_path, packages=_KERNEL_PLAN, health_checks=[_HTTP_CHECK], health_retries=1)
+        )
+    msg = excinfo.value.msg
+    assert "purging the newly installed linux-image-6.1.0-57-amd64 exited 2" in msg
+    assert "dependency problems prevent removal" in msg
+    assert "needs manual repair" in msg
+    assert _manifest(tmp_path)["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("installed", "outcome"),
+    [
+        (None, "apply"),
+        ("6.1.192-3", "current"),
+        ("6.1.190-1", "installed at 6.1.190-1, the plan expects it new"),
+    ],
+)
+def test_classify_reads_a_new_package_by_whether_it_is_installed(installed, outcome):
+    new = dict(_KERNEL_PLAN[1])
+    dpkg = {} if installed is None else {new["name"]: (installed, "ii ")}
+    if outcome in ("apply", "current"):
+        to_apply, current = classify([new], dpkg)
+        assert (to_apply, current) == (([new], []) if outcome == "apply" else ([], [new]))
+    else:
+        with pytest.raises(ApplyError, match=outcome):
+            classify([new], dpkg)
+
+
+def test_check_mode_does_not_ask_to_back_up_a_new_package(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    result = _applier(fake, paths, check_mode=True).apply(_params(tmp_path, packages=_KERNEL_PLAN))
+    assert result["changed"] is True
+    assert [c[-1] for c in fake.commands() if "--print-uris" in c] == [
+        "linux-image-amd64=6.1.176-1"
+    ]
+    assert not [c for c in fake.commands() if _changing(c)]
