@@ -195,8 +195,8 @@ def classify(packages, installed):
     return to_apply, current
 
 
-def check_simulation(text, to_apply):
-    """Check that apt would install exactly the planned versions and nothing else."""
+def simulation_problems(text, to_apply):
+    """What apt would do other than install exactly the planned versions, in apt's words."""
     wanted = {p["name"].split(":")[0]: p["version"] for p in to_apply}
     problems = []
     seen = set()
@@ -214,12 +214,29 @@ def check_simulation(text, to_apply):
         if match:
             problems.append(f"apt would remove {match.group('package')}")
     problems.extend(f"apt would not upgrade {name}" for name in sorted(set(wanted) - seen))
+    return problems
+
+
+def check_simulation(text, to_apply):
+    """Check that apt would install exactly the planned versions and nothing else."""
+    problems = simulation_problems(text, to_apply)
     if problems:
-        raise ApplyError(
-            "the plan does not match what apt would do, nothing changed: "
-            + "; ".join(problems)
-            + ". Plan every package the update needs."
-        )
+        raise ApplyError(_MISMATCH + "; ".join(problems) + ". Plan every package the update needs.")
+
+
+_MISMATCH = "the plan does not match what apt would do, nothing changed: "
+
+
+def group_of(package):
+    return package.get("group") or package["name"]
+
+
+def groups(packages):
+    """The planned groups in plan order: ``{group: [packages]}``."""
+    grouped = {}
+    for package in packages:
+        grouped.setdefault(group_of(package), []).append(package)
+    return grouped
 
 
 def install_argv(to_apply, lock_timeout, simulate=False):
@@ -363,6 +380,68 @@ class AptApply:
                     "Another package run (unattended-upgrades, apt) is busy; try again later."
                 )
             self._sleep(min(2, max(0.1, timeout - waited)))
+
+    # simulation
+
+    def _simulate(self, packages, lock_timeout):
+        simulation = self._must(
+            install_argv(packages, lock_timeout, simulate=True), "simulating the install", APT_ENV
+        )
+        return simulation_problems(simulation, packages)
+
+    def simulate(self, to_apply, params):
+        """Have apt simulate exactly the planned set; return (what to apply, skipped groups).
+
+        When apt disagrees, each group is simulated on its own to find the
+        ones it disagrees with. With ``partial`` (an active SLA) the others
+        are applied and the skipped groups returned with apt's words; without
+        it (the customer approved the whole set) nothing is applied.
+        """
+        problems = self._simulate(to_apply, params["lock_timeout"])
+        planned = groups(to_apply)
+        if not problems:
+            return to_apply, []
+        if len(planned) == 1:
+            raise ApplyError(
+                _MISMATCH + "; ".join(problems) + ". Plan every package the update needs."
+            )
+        skipped = []
+        for group, members in planned.items():
+            group_problems = self._simulate(members, params["lock_timeout"])
+            if group_problems:
+                skipped.append(
+                    {
+                        "group": group,
+                        "packages": [p["name"] for p in members],
+                        "reason": "; ".join(group_problems),
+                    }
+                )
+        words = "; ".join(f"group {s['group']}: {s['reason']}" for s in skipped)
+        if not skipped:
+            # Each group alone is fine, together apt disagrees: nothing is safe to apply.
+            raise ApplyError(
+                _MISMATCH + "; ".join(problems) + ". Plan every package the update needs."
+            )
+        if not params.get("partial"):
+            raise ApplyError(
+                f"{_MISMATCH}{words}. An approved set is applied whole or not at all, "
+                "so no other group was applied either.",
+                {"skipped_groups": skipped},
+            )
+        names = {name for s in skipped for name in s["packages"]}
+        remaining = [p for p in to_apply if p["name"] not in names]
+        if not remaining:
+            raise ApplyError(
+                f"{_MISMATCH}no group could be applied: {words}.", {"skipped_groups": skipped}
+            )
+        problems = self._simulate(remaining, params["lock_timeout"])
+        if problems:
+            raise ApplyError(
+                f"{_MISMATCH}{words}; without them: {'; '.join(problems)}.",
+                {"skipped_groups": skipped},
+            )
+        self.warnings.extend(f"not applied, group {s['group']}: {s['reason']}" for s in skipped)
+        return remaining, skipped
 
     # backup
 
@@ -571,6 +650,7 @@ class AptApply:
             "services_pending": [],
             "health": [],
             "rolled_back": False,
+            "skipped_groups": [],
         }
         self._note_reboot(result)
 
@@ -581,12 +661,8 @@ class AptApply:
 
         self.check_disk(params["min_free_mb"], params["backup_dir"])
         self.check_dpkg_interrupted()
-        simulation = self._must(
-            install_argv(to_apply, params["lock_timeout"], simulate=True),
-            "simulating the install",
-            APT_ENV,
-        )
-        check_simulation(simulation, to_apply)
+        to_apply, skipped = self.simulate(to_apply, params)
+        result["skipped_groups"] = skipped
 
         db_dump = params.get("db_dump")
         dump_binary = self.paths.first_existing(self.paths.dump_binaries)

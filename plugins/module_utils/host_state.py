@@ -164,6 +164,19 @@ def parse_apt_simulation(text, debug=""):
     return pending
 
 
+SOURCE_QUERY = ("dpkg-query", "-W", "-f=${Package}\t${source:Package}\n")
+
+
+def parse_source_packages(text):
+    """Map installed binary package names to the source package they are built from."""
+    sources = {}
+    for line in text.splitlines():
+        name, _, source = line.partition("\t")
+        if name and source.strip():
+            sources[_bare_name(name)] = source.strip()
+    return sources
+
+
 def upstream_version(debian_version):
     """Strip the epoch and Debian revision: ``1:10.11.18-0+deb12u1`` -> ``10.11.18``."""
     version = debian_version.split(":", 1)[-1]
@@ -362,8 +375,9 @@ def apt_lists_age(
 
 
 SIMULATION_CACHE = "/var/cache/twovalue-sla/apt-simulation.json"
-# Raised when the cached entries change shape: an older cache lacks needed_by.
-_SIMULATION_CACHE_FORMAT = 2
+# Raised when the cached entries change shape: an older cache lacks needed_by
+# and source_package.
+_SIMULATION_CACHE_FORMAT = 3
 # What apt's answer depends on: installed packages, package lists, configuration.
 _APT_STATE_PATHS = (
     "/var/lib/dpkg/status",
@@ -490,6 +504,7 @@ class HostProbe:
         else:
             simulation, debug = self._outputs(list(SIMULATE_DIST_UPGRADE), env)
             pending = parse_apt_simulation(simulation, debug)
+            self._add_source_packages(pending)
             held = sorted(self._output(["apt-mark", "showhold"], env).split())
             if not self._check_mode:
                 write_simulation_cache(
@@ -510,6 +525,21 @@ class HostProbe:
             "security_count": sum(1 for p in pending if p["security"]),
             "regular_count": sum(1 for p in pending if not p["security"]),
         }
+
+    def _add_source_packages(self, pending):
+        """Name each pending upgrade's source package: the controller plans them together."""
+        upgrades = [p["package"] for p in pending if not p["new_install"]]
+        if not upgrades:
+            return
+        # dpkg-query exits 1 when a name is unknown; the others are still listed.
+        rc, out, err = self._run([*SOURCE_QUERY, *upgrades], environ_update={"LC_ALL": "C"})
+        if rc not in (0, 1):
+            raise ProbeError(f"dpkg-query -W exited {rc}: {err.strip()[-300:]}")
+        sources = parse_source_packages(out)
+        for package in pending:
+            if not package["new_install"]:
+                name = _bare_name(package["package"])
+                package["source_package"] = sources.get(name, name)
 
     def restarts(self):
         reboot_pkgs = _read("/var/run/reboot-required.pkgs")

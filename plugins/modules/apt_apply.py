@@ -70,6 +70,21 @@ options:
           - Null (or left out) for a package the update installs newly; a
             rollback purges it.
         type: str
+      group:
+        description:
+          - The group the package is applied in (the controller names it after
+            its source package); apt must be able to take each group on its own.
+          - Defaults to the package's own name.
+        type: str
+  partial:
+    description:
+      - When apt's simulation of the whole set disagrees with the plan, simulate
+        each group on its own, apply the groups apt agrees with and return the
+        others in RV(skipped_groups); fail only when no group can be applied.
+      - When false, the set is applied whole or not at all (an approved set);
+        the failure names the groups apt disagrees with.
+    type: bool
+    default: false
   run_id:
     description:
       - Identifier of the run, from the controller's audit trail; names the
@@ -204,6 +219,12 @@ rolled_back:
   description: Whether the previous versions were reinstalled.
   returned: always
   type: bool
+skipped_groups:
+  description: Groups left out because apt would not install them as planned, with apt's words.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{group: openssl, packages: [openssl, libssl3], reason: apt would remove libssl1.1}]
 reboot_required:
   description: Whether the host asks for a reboot (C(/var/run/reboot-required) exists).
   returned: always
@@ -230,6 +251,7 @@ _PACKAGE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "version": {"type": "str", "required": True},
     "previous": {"type": "str"},
+    "group": {"type": "str"},
 }
 
 
@@ -250,6 +272,7 @@ def main():
             "restart_services": {"type": "bool", "default": True},
             **HEALTH_CHECK_SPEC,
             "rollback": {"type": "bool", "default": True},
+            "partial": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

@@ -123,6 +123,26 @@ def _needing_upgrade(package, upgrades):
     return None
 
 
+def update_groups(pending):
+    """The group each pending package is applied in, by package name.
+
+    apt must be able to take each group on its own: an upgrade with every new
+    package it pulls in, and the binary packages of one source package
+    together (apache2 without apache2-bin at the same version cannot be
+    installed). A group is named after its source package.
+    """
+    upgrades = {p["package"]: p for p in pending if _is_upgrade(p)}
+    groups = {
+        name: package.get("source_package") or name.split(":")[0]
+        for name, package in upgrades.items()
+    }
+    for package in pending:
+        needing = None if _is_upgrade(package) else _needing_upgrade(package, upgrades)
+        if needing is not None:
+            groups[package["package"]] = groups[needing["package"]]
+    return groups
+
+
 def _item(package, release):
     origins = package.get("origins") or []
     return {
@@ -181,7 +201,12 @@ def plan_updates(
         migration_project=migration_project,
         scope=scope,
     )
-    apply = [_apply_entry(d) for d in decision["items"] if d["decision"] in APPLY_DECISIONS]
+    groups = update_groups(state["updates"]["pending"])
+    apply = [
+        dict(_apply_entry(d), group=groups.get(d["component"], d["component"]))
+        for d in decision["items"]
+        if d["decision"] in APPLY_DECISIONS
+    ]
     advice = [d for d in decision["items"] if d["decision"] not in APPLY_DECISIONS]
     return {
         "change_set": decision["change_set"],

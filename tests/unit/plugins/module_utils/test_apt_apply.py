@@ -41,6 +41,8 @@ class FakeHost:
         self.install_partial = True
         self.rollback_rc = 0
         self.extra_simulation = ""
+        # Simulation lines apt adds whenever the named package is in the set.
+        self.simulation_extra_for = {}
         self.needrestart_out = "NEEDRESTART-VER: 3.6\nNEEDRESTART-SVC: apache2.service\n"
         self.sql_out = "1\n"
 
@@ -76,7 +78,12 @@ class FakeHost:
                     a.split("=") for a in argv if "=" in a and not a.startswith(("-", "D"))
                 )
             ]
-            return 0, "\n".join(lines) + "\n" + self.extra_simulation, ""
+            extra = "".join(
+                text
+                for name, text in self.simulation_extra_for.items()
+                if any(a.startswith(f"{name}=") for a in argv)
+            )
+            return 0, "\n".join(lines) + "\n" + self.extra_simulation + extra, ""
         if cmd == "apt-get" and "install" in argv and argv[-1].endswith(".deb"):
             if self.rollback_rc:
                 return (
@@ -173,6 +180,7 @@ def _params(tmp_path, **overrides):
         "health_retries": 5,
         "health_delay": 2,
         "rollback": True,
+        "partial": False,
     }
     params.update(overrides)
     return params
@@ -934,3 +942,100 @@ def test_check_mode_does_not_ask_to_back_up_a_new_package(kernel_host):
         "linux-image-amd64=6.1.176-1"
     ]
     assert not [c for c in fake.commands() if _changing(c)]
+
+
+# --- groups apt will not take as planned ---------------------------------------
+
+_GROUPED_PLAN = [
+    {**_PLAN[0], "group": "apache2"},
+    {**_PLAN[1], "group": "php8.2"},
+    {
+        "name": "openssl",
+        "previous": "3.0.15-1~deb12u1",
+        "version": "3.0.17-1~deb12u2",
+        "group": "openssl",
+    },
+]
+
+
+@pytest.fixture
+def grouped_host(host):
+    fake, paths, tmp_path = host
+    fake.installed["openssl"] = "3.0.15-1~deb12u1"
+    fake.downloadable.add(("openssl", "3.0.15-1~deb12u1"))
+    # The new openssl needs a package the plan does not hold.
+    fake.simulation_extra_for["openssl"] = (
+        "Inst libssl3t64 (3.0.17-1~deb12u2 Debian-Security:12/stable-security [amd64])\n"
+    )
+    return fake, paths, tmp_path
+
+
+def test_active_sla_applies_the_groups_apt_agrees_with_and_reports_the_other(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    applier = _applier(fake, paths)
+    result = applier.apply(_params(tmp_path, packages=_GROUPED_PLAN, partial=True))
+    assert [p["name"] for p in result["applied"]] == ["apache2", "libapache2-mod-php8.2"]
+    assert result["skipped_groups"] == [
+        {
+            "group": "openssl",
+            "packages": ["openssl"],
+            "reason": "apt would also install libssl3t64 3.0.17-1~deb12u2",
+        }
+    ]
+    assert fake.installed["openssl"] == "3.0.15-1~deb12u1"
+    assert fake.installed["apache2"] == _PLAN[0]["version"]
+    assert "openssl=3.0.17-1~deb12u2" not in _install_command(fake)
+    assert applier.warnings == [
+        "not applied, group openssl: apt would also install libssl3t64 3.0.17-1~deb12u2"
+    ]
+    # The skipped package's old version was not backed up: it is not touched.
+    assert [p["name"] for p in _manifest(tmp_path)["packages"]] == [
+        "apache2",
+        "libapache2-mod-php8.2",
+    ]
+
+
+def test_an_approved_set_apt_disagrees_with_changes_nothing(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    before = dict(fake.installed)
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, packages=_GROUPED_PLAN, partial=False))
+    msg = excinfo.value.msg
+    assert msg.startswith(
+        "the plan does not match what apt would do, nothing changed: group openssl: "
+        "apt would also install libssl3t64 3.0.17-1~deb12u2"
+    )
+    assert "applied whole or not at all" in msg
+    assert excinfo.value.result["skipped_groups"][0]["group"] == "openssl"
+    assert fake.installed == before
+    assert not [c for c in fake.commands() if _changing(c)]
+
+
+def test_the_host_fails_when_no_group_can_be_applied(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    fake.simulation_extra_for["apache2"] = "Remv apache2-doc [2.4.62-1~deb12u2]\n"
+    fake.simulation_extra_for["libapache2-mod-php8.2"] = "Remv php8.2-opcache [8.2.28-1~deb12u1]\n"
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, packages=_GROUPED_PLAN, partial=True))
+    msg = excinfo.value.msg
+    assert "no group could be applied" in msg
+    assert "group apache2: apt would remove apache2-doc" in msg
+    assert "group php8.2: apt would remove php8.2-opcache" in msg
+    assert not [c for c in fake.commands() if _changing(c)]
+
+
+def test_a_set_whose_groups_pass_alone_but_not_together_changes_nothing(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    fake.simulation_extra_for.clear()
+    fake.extra_simulation = ""
+
+    def run(argv, **kwargs):
+        rc, out, err = fake(argv, **kwargs)
+        if "-s" in argv and sum("=" in a and not a.startswith(("-", "D")) for a in argv) == 3:
+            out += "Remv mariadb-server [1:10.11.11-0+deb12u1]\n"
+        return rc, out, err
+
+    with pytest.raises(ApplyError, match="apt would remove mariadb-server"):
+        _applier(_Recorder(fake, run), paths).apply(
+            _params(tmp_path, packages=_GROUPED_PLAN, partial=True)
+        )

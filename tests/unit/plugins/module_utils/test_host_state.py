@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.twovalue.sla.plugins.module_utils import host_state
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     SIMULATE_DIST_UPGRADE,
+    SOURCE_QUERY,
     HostProbe,
     ProbeError,
     apt_lists_age,
@@ -465,6 +466,7 @@ _DPKG_ARGV = ("dpkg-query", "-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev
 _UPDATE_ARGV = ("apt-get", "update", "-qq")
 _SIMULATE_ARGV = SIMULATE_DIST_UPGRADE
 _SHOWHOLD_ARGV = ("apt-mark", "showhold")
+_SOURCES_ARGV = (*SOURCE_QUERY, "apache2", "libperl5.36", "tzdata")
 _NEEDRESTART_ARGV = ("/usr/sbin/needrestart", "-b", "-r", "l")
 
 
@@ -492,6 +494,8 @@ def _outputs(overrides=None):
         _DPKG_ARGV: (0, DPKG_QUERY, ""),
         _UPDATE_ARGV: (0, "", ""),
         _SIMULATE_ARGV: (0, APT_SIMULATION, ""),
+        # tzdata is unknown to this dpkg: dpkg-query exits 1 and lists the rest.
+        _SOURCES_ARGV: (1, "apache2\tapache2\nlibperl5.36\tperl\n", "no packages found"),
         _SHOWHOLD_ARGV: (0, "mariadb-server\nlinux-image-amd64\n", ""),
         _NEEDRESTART_ARGV: (0, NEEDRESTART, ""),
     }
@@ -612,9 +616,17 @@ def test_collect_all_sections(host):
         _DPKG_ARGV,
         _UPDATE_ARGV,
         _SIMULATE_ARGV,
+        _SOURCES_ARGV,
         _SHOWHOLD_ARGV,
         _NEEDRESTART_ARGV,
     ]
+    sources = {p["package"]: p.get("source_package") for p in state["updates"]["pending"]}
+    assert sources == {
+        "apache2": "apache2",
+        "libperl5.36": "perl",
+        "tzdata": "tzdata",
+        "linux-image-6.1.0-28-amd64": None,
+    }
     envs = dict(run.calls)
     assert envs[_SIMULATE_ARGV] == {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
     assert envs[_UPDATE_ARGV]["LC_ALL"] == "C"
@@ -633,7 +645,7 @@ def test_check_mode_never_refreshes_package_lists(host):
     host.ages[:] = [None]  # lists missing or outdated sources: would refresh otherwise
     state = HostProbe(run, check_mode=True).collect(["updates"], 3600, host.cms_roots)
     assert _UPDATE_ARGV not in run.argvs
-    assert run.argvs == [_SIMULATE_ARGV, _SHOWHOLD_ARGV]
+    assert run.argvs == [_SIMULATE_ARGV, _SOURCES_ARGV, _SHOWHOLD_ARGV]
     assert state["updates"]["cache_refreshed"] is False
     assert state["updates"]["cache_age_s"] is None
 

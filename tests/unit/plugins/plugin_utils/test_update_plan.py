@@ -196,8 +196,18 @@ def test_pro_in_window_applies_updates_and_refuses_upgrades():
         "nginx": "refuse",
     }
     assert plan["apply"] == [
-        {"name": "apache2", "version": "2.4.71-1~deb12u1", "previous": "2.4.68-1~deb12u1"},
-        {"name": "tzdata", "version": "2025b-0+deb12u1", "previous": "2025a-0+deb12u1"},
+        {
+            "name": "apache2",
+            "version": "2.4.71-1~deb12u1",
+            "previous": "2.4.68-1~deb12u1",
+            "group": "apache2",
+        },
+        {
+            "name": "tzdata",
+            "version": "2025b-0+deb12u1",
+            "previous": "2025a-0+deb12u1",
+            "group": "tzdata",
+        },
     ]
     assert sorted(d["component"] for d in plan["advice"]) == ["curl", "nginx"]
     assert [p["package"] for p in plan["new_packages"]] == ["libnew1"]
@@ -479,9 +489,12 @@ KERNEL_ABI = dict(
 def test_a_new_package_an_upgrade_needs_is_applied_with_it():
     plan = _plan("pro", TUE_0730, APACHE, KERNEL_META, KERNEL_ABI)
     assert _decisions(plan)["linux-image-6.1.0-57-amd64"] == "apply"
-    assert {"name": "linux-image-6.1.0-57-amd64", "version": "6.1.192-3", "previous": None} in (
-        plan["apply"]
-    )
+    assert {
+        "name": "linux-image-6.1.0-57-amd64",
+        "version": "6.1.192-3",
+        "previous": None,
+        "group": "linux-image-amd64",
+    } in plan["apply"]
     assert plan["new_packages"] == []
     new = next(d for d in plan["decisions"] if d["component"] == "linux-image-6.1.0-57-amd64")
     assert (new["new_install"], new["needed_by"], new["kind"]) == (
@@ -561,3 +574,20 @@ def test_active_tiers_may_apply_part_of_the_set():
     assert _plan("pro", TUE_0730)["partial_apply"] is True
     assert _plan("medium", WED_0730)["partial_apply"] is True
     assert _plan("basic", TUE_1000)["partial_apply"] is False
+
+
+def test_groups_hold_an_upgrade_with_its_new_packages_and_one_source_together():
+    apache_bin = dict(
+        _pending("apache2-bin", "2.4.68-1~deb12u1", "2.4.71-1~deb12u1", [SECURITY], security=True),
+        source_package="apache2",
+    )
+    apache = dict(APACHE, source_package="apache2")
+    meta = dict(KERNEL_META, source_package="linux-signed-amd64")
+    plan = _plan("pro", TUE_0730, apache, apache_bin, TZDATA, meta, KERNEL_ABI)
+    assert {p["name"]: p["group"] for p in plan["apply"]} == {
+        "apache2": "apache2",
+        "apache2-bin": "apache2",
+        "tzdata": "tzdata",
+        "linux-image-amd64": "linux-signed-amd64",
+        "linux-image-6.1.0-57-amd64": "linux-signed-amd64",
+    }
