@@ -217,14 +217,18 @@ def simulation_problems(text, to_apply):
     return problems
 
 
+_MISMATCH = "the plan does not match what apt would do, nothing changed: "
+
+
+def _unplannable(problems):
+    return ApplyError(_MISMATCH + "; ".join(problems) + ". Plan every package the update needs.")
+
+
 def check_simulation(text, to_apply):
     """Check that apt would install exactly the planned versions and nothing else."""
     problems = simulation_problems(text, to_apply)
     if problems:
-        raise ApplyError(_MISMATCH + "; ".join(problems) + ". Plan every package the update needs.")
-
-
-_MISMATCH = "the plan does not match what apt would do, nothing changed: "
+        raise _unplannable(problems)
 
 
 def group_of(package):
@@ -402,9 +406,7 @@ class AptApply:
         if not problems:
             return to_apply, []
         if len(planned) == 1:
-            raise ApplyError(
-                _MISMATCH + "; ".join(problems) + ". Plan every package the update needs."
-            )
+            raise _unplannable(problems)
         skipped = []
         for group, members in planned.items():
             group_problems = self._simulate(members, params["lock_timeout"])
@@ -419,9 +421,7 @@ class AptApply:
         words = "; ".join(f"group {s['group']}: {s['reason']}" for s in skipped)
         if not skipped:
             # Each group alone is fine, together apt disagrees: nothing is safe to apply.
-            raise ApplyError(
-                _MISMATCH + "; ".join(problems) + ". Plan every package the update needs."
-            )
+            raise _unplannable(problems)
         if not params.get("partial"):
             raise ApplyError(
                 f"{_MISMATCH}{words}. An approved set is applied whole or not at all, "
