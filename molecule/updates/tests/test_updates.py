@@ -143,11 +143,22 @@ def test_fault_rolled_back_to_the_previous_versions():
     assert host.file(f"{backup}/databases.sql.gz").exists
 
 
-def test_advice_is_withdrawn_once_nothing_is_left_to_advise():
-    # side_effect read the advice before approving; after the approved update
-    # nothing is pending, so the host's advice documents are gone.
-    advice = os.path.join(EPHEMERAL, "advice", "globex")
-    assert not os.path.exists(os.path.join(advice, "twovalue-sla-upd-basic-updates.md"))
+def test_advice_after_the_approved_update_asks_for_nothing_more():
+    # side_effect read the advice before approving; the approval run applied
+    # every item, so its advice lists none and asks for no approval. It still
+    # names what apt's dist-upgrade offered beside the new kernel and nothing
+    # planned needs (its recommendations): the update installs without them,
+    # and afterwards apt no longer offers them.
+    advice = os.path.join(EPHEMERAL, "advice", "globex", "twovalue-sla-upd-basic-updates")
+    with open(f"{advice}.json", encoding="utf-8") as handle:
+        document = json.load(handle)
+    with open(f"{advice}.md", encoding="utf-8") as handle:
+        assert "How to approve" not in handle.read()
+    assert document["items"] == []
+    assert document["new_packages"], "the new kernel's recommendations are named"
+    for package in document["new_packages"]:
+        assert "no planned update of an installed package" in package["reason"]
+    assert not {p["package"] for p in document["new_packages"]} & set(_pending(_host("basic")))
     assert os.path.exists(os.path.join(EPHEMERAL, "approval-globex.yml"))
 
 
