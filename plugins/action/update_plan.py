@@ -65,6 +65,8 @@ def _item_result(item):
     }
     if item.get("outside_sla"):
         result["outside_sla"] = True
+    if item.get("new_install"):
+        result.update(new_install=True, needed_by=item["needed_by"])
     return result
 
 
@@ -154,7 +156,7 @@ class ActionModule(ActionBase):
                 check_mode,
                 item=item["component"],
                 reason=item["reason"],
-                before=item["installed"],
+                before=item["installed"] or None,
                 after=item["candidate"],
                 approval=_approval_reference(item, approval),
                 result=_item_result(item),

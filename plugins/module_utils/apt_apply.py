@@ -35,6 +35,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     dpkg_lock_state,
+    kernel_reboot_state,
     parse_apt_simulation,
     parse_needrestart,
 )
@@ -72,6 +73,7 @@ class HostPaths:
         self.lock_frontend = "/var/lib/dpkg/lock-frontend"
         self.dpkg_updates = "/var/lib/dpkg/updates"
         self.reboot_required = "/var/run/reboot-required"
+        self.boot = "/boot"
         self.disk_paths = ("/", "/var/cache/apt/archives")
         self.needrestart = "/usr/sbin/needrestart"
         self.dpkg_repack = "/usr/bin/dpkg-repack"
@@ -139,16 +141,38 @@ def parse_installed(text):
     return installed
 
 
+def is_new(package):
+    """A planned package with no installed version: an update installs it newly."""
+    return package["previous"] is None
+
+
+def _installed_version(installed, name):
+    """The version dpkg has fully installed, or None (absent, removed, half-installed)."""
+    version, status = installed.get(name.split(":")[0], (None, ""))
+    return version if status.startswith(("ii", "hi")) else None
+
+
 def classify(packages, installed):
     """Split the plan into packages to upgrade and packages already at the target.
 
     Raises ApplyError naming every package that is neither at ``previous``
-    nor at ``version``, or is held: the plan no longer matches the host.
+    nor at ``version``, or is held: the plan no longer matches the host. A
+    new package (``previous`` None) must not be installed yet, or be at its
+    target already.
     """
     to_apply, current, problems = [], [], []
     for package in packages:
         name = package["name"]
         version, status = installed.get(name.split(":")[0], (None, ""))
+        if is_new(package):
+            present = _installed_version(installed, name)
+            if present is None:
+                to_apply.append(package)
+            elif present == package["version"]:
+                current.append(package)
+            else:
+                problems.append(f"{name} is installed at {present}, the plan expects it new")
+            continue
         if version is None or not status.startswith(("ii", "hi")):
             state = "not installed" if version is None else f"in dpkg state {status!r}"
             problems.append(f"{name} is {state}")
@@ -171,8 +195,8 @@ def classify(packages, installed):
     return to_apply, current
 
 
-def check_simulation(text, to_apply):
-    """Check that apt would install exactly the planned versions and nothing else."""
+def simulation_problems(text, to_apply):
+    """What apt would do other than install exactly the planned versions, in apt's words."""
     wanted = {p["name"].split(":")[0]: p["version"] for p in to_apply}
     problems = []
     seen = set()
@@ -190,19 +214,44 @@ def check_simulation(text, to_apply):
         if match:
             problems.append(f"apt would remove {match.group('package')}")
     problems.extend(f"apt would not upgrade {name}" for name in sorted(set(wanted) - seen))
+    return problems
+
+
+_MISMATCH = "the plan does not match what apt would do, nothing changed: "
+
+
+def _unplannable(problems):
+    return ApplyError(_MISMATCH + "; ".join(problems) + ". Plan every package the update needs.")
+
+
+def check_simulation(text, to_apply):
+    """Check that apt would install exactly the planned versions and nothing else."""
+    problems = simulation_problems(text, to_apply)
     if problems:
-        raise ApplyError(
-            "the plan does not match what apt would do, nothing changed: "
-            + "; ".join(problems)
-            + ". Plan every package the update needs."
-        )
+        raise _unplannable(problems)
+
+
+def group_of(package):
+    return package.get("group") or package["name"]
+
+
+def groups(packages):
+    """The planned groups in plan order: ``{group: [packages]}``."""
+    grouped = {}
+    for package in packages:
+        grouped.setdefault(group_of(package), []).append(package)
+    return grouped
 
 
 def install_argv(to_apply, lock_timeout, simulate=False):
     argv = ["apt-get"]
     if simulate:
         argv += ["-s", "-o", "Debug::NoLocking=1"]
-    argv += ["install", "-y", "--only-upgrade"]
+    argv += ["install", "-y"]
+    # --only-upgrade would skip a planned new package; classify has checked
+    # that every other package is installed, which is what it guards.
+    if not any(is_new(p) for p in to_apply):
+        argv.append("--only-upgrade")
     for option in _CONFFILE_OPTIONS:
         argv += ["-o", f"Dpkg::Options::={option}"]
     argv += ["--no-install-recommends", "-o", f"DPkg::Lock::Timeout={lock_timeout}"]
@@ -223,6 +272,15 @@ def rollback_argv(debs):
     for option in _CONFFILE_OPTIONS:
         argv += ["-o", f"Dpkg::Options::={option}"]
     return argv + list(debs)
+
+
+def purge_argv(names):
+    """Purge packages an update had newly installed.
+
+    dpkg, not apt: dpkg refuses to remove a package something still depends
+    on, where apt would remove the dependants along with it.
+    """
+    return ["dpkg", "--purge", *_CONFFILE_OPTIONS, *names]
 
 
 def restartable(services):
@@ -327,6 +385,64 @@ class AptApply:
                 )
             self._sleep(min(2, max(0.1, timeout - waited)))
 
+    # simulation
+
+    def _simulate(self, packages, lock_timeout):
+        simulation = self._must(
+            install_argv(packages, lock_timeout, simulate=True), "simulating the install", APT_ENV
+        )
+        return simulation_problems(simulation, packages)
+
+    def simulate(self, to_apply, params):
+        """Have apt simulate exactly the planned set; return (what to apply, skipped groups).
+
+        When apt disagrees, each group is simulated on its own to find the
+        ones it disagrees with. With ``partial`` (an active SLA) the others
+        are applied and the skipped groups returned with apt's words; without
+        it (the customer approved the whole set) nothing is applied.
+        """
+        problems = self._simulate(to_apply, params["lock_timeout"])
+        planned = groups(to_apply)
+        if not problems:
+            return to_apply, []
+        if len(planned) == 1:
+            raise _unplannable(problems)
+        skipped = []
+        for group, members in planned.items():
+            group_problems = self._simulate(members, params["lock_timeout"])
+            if group_problems:
+                skipped.append(
+                    {
+                        "group": group,
+                        "packages": [p["name"] for p in members],
+                        "reason": "; ".join(group_problems),
+                    }
+                )
+        words = "; ".join(f"group {s['group']}: {s['reason']}" for s in skipped)
+        if not skipped:
+            # Each group alone is fine, together apt disagrees: nothing is safe to apply.
+            raise _unplannable(problems)
+        if not params.get("partial"):
+            raise ApplyError(
+                f"{_MISMATCH}{words}. An approved set is applied whole or not at all, "
+                "so no other group was applied either.",
+                {"skipped_groups": skipped},
+            )
+        names = {name for s in skipped for name in s["packages"]}
+        remaining = [p for p in to_apply if p["name"] not in names]
+        if not remaining:
+            raise ApplyError(
+                f"{_MISMATCH}no group could be applied: {words}.", {"skipped_groups": skipped}
+            )
+        problems = self._simulate(remaining, params["lock_timeout"])
+        if problems:
+            raise ApplyError(
+                f"{_MISMATCH}{words}; without them: {'; '.join(problems)}.",
+                {"skipped_groups": skipped},
+            )
+        self.warnings.extend(f"not applied, group {s['group']}: {s['reason']}" for s in skipped)
+        return remaining, skipped
+
     # backup
 
     def _write_manifest(self, **updates):
@@ -420,7 +536,9 @@ class AptApply:
         }
         self._write_manifest()
         try:
-            entries = [self.backup_package(p, debs_dir) for p in to_apply]
+            entries = [
+                _new_entry(p) if is_new(p) else self.backup_package(p, debs_dir) for p in to_apply
+            ]
             self._write_manifest(packages=entries)
             if db_dump:
                 target = os.path.join(run_dir, "databases.sql.gz")
@@ -469,20 +587,35 @@ class AptApply:
     # rollback
 
     def rollback(self, run_dir, entries, services_before, restart=True):
+        # The old versions go back first: until the packages that need a new
+        # package are back at versions that do not, dpkg refuses to purge it.
         debs = [os.path.join(run_dir, "debs", f) for e in entries for f in e["debs"]]
-        rc, _out, err = self._call(rollback_argv(debs), APT_ENV)
-        if rc != 0:
-            return (
-                False,
-                f"rollback failed: apt-get install of the backed-up packages exited {rc}: "
-                f"{tail(err)}",
-                services_before,
-            )
+        if debs:
+            rc, _out, err = self._call(rollback_argv(debs), APT_ENV)
+            if rc != 0:
+                return (
+                    False,
+                    f"rollback failed: apt-get install of the backed-up packages exited {rc}: "
+                    f"{tail(err)}",
+                    services_before,
+                )
         versions = self.installed([e["name"] for e in entries])
+        new = [e["name"] for e in entries if e.get("new_install")]
+        present = [n for n in new if _installed_version(versions, n) is not None]
+        if present:
+            rc, _out, err = self._call(purge_argv(present), APT_ENV)
+            if rc != 0:
+                return (
+                    False,
+                    f"rollback failed: purging the newly installed {', '.join(present)} "
+                    f"exited {rc}: {tail(err)}",
+                    services_before,
+                )
+            versions = self.installed([e["name"] for e in entries])
         wrong = [
-            f"{e['name']} is at {versions.get(e['name'].split(':')[0], ('none',))[0]}"
+            f"{e['name']} is at {_installed_version(versions, e['name']) or 'none'}"
             for e in entries
-            if versions.get(e["name"].split(":")[0], (None,))[0] != e["previous"]
+            if _installed_version(versions, e["name"]) != e["previous"]
         ]
         if wrong:
             return False, "rollback incomplete: " + "; ".join(wrong), services_before
@@ -517,8 +650,9 @@ class AptApply:
             "services_pending": [],
             "health": [],
             "rolled_back": False,
-            "reboot_required": os.path.exists(self.paths.reboot_required),
+            "skipped_groups": [],
         }
+        self._note_reboot(result)
 
         to_apply, current = classify(packages, self.installed([p["name"] for p in packages]))
         result["already_current"] = [_summary(p) for p in current]
@@ -527,12 +661,8 @@ class AptApply:
 
         self.check_disk(params["min_free_mb"], params["backup_dir"])
         self.check_dpkg_interrupted()
-        simulation = self._must(
-            install_argv(to_apply, params["lock_timeout"], simulate=True),
-            "simulating the install",
-            APT_ENV,
-        )
-        check_simulation(simulation, to_apply)
+        to_apply, skipped = self.simulate(to_apply, params)
+        result["skipped_groups"] = skipped
 
         db_dump = params.get("db_dump")
         dump_binary = self.paths.first_existing(self.paths.dump_binaries)
@@ -594,7 +724,7 @@ class AptApply:
 
         if failure is None:
             self._write_manifest(status="applied")
-            result["reboot_required"] = os.path.exists(self.paths.reboot_required)
+            self._note_reboot(result)
             return result
         raise ApplyError(self._fail(failure, params, run_dir, entries, result), result)
 
@@ -610,11 +740,18 @@ class AptApply:
         ]
         if wrong:
             return f"apt-get install left {', '.join(wrong)} below the planned version"
+        new = [p["name"] for p in to_apply if is_new(p)]
+        if new:
+            # Installed by name, apt would mark them manual; they came as
+            # dependencies, and apt's autoremove must see them as such.
+            rc, _out, err = self._call(["apt-mark", "auto", *new])
+            if rc != 0:
+                self.warnings.append(f"apt-mark auto {' '.join(new)} exited {rc}: {tail(err)}")
         return None
 
     def _fail(self, failure, params, run_dir, entries, result):
         """Roll back if allowed, record the outcome, and return the task's failure message."""
-        result["reboot_required"] = os.path.exists(self.paths.reboot_required)
+        self._note_reboot(result)
         if self._untouched(entries):
             # apt-get failed before dpkg ran (a download failed, say): nothing to roll back.
             self._write_manifest(status="aborted", error=failure)
@@ -648,21 +785,28 @@ class AptApply:
                     h["detail"] for h in health if not h["ok"]
                 )
         self._write_manifest(status="rolled_back", error=failure, after_rollback=after)
-        result["reboot_required"] = os.path.exists(self.paths.reboot_required)
+        self._note_reboot(result)
         return (
             f"{failure}. Rolled back to the previous versions; {after}. Backup kept at {run_dir}."
         )
 
+    def _note_reboot(self, result):
+        result["reboot_required"] = os.path.exists(self.paths.reboot_required)
+        result["kernel_reboot"] = kernel_reboot_state(os.uname().release, self.paths.boot)
+
     def _untouched(self, entries):
         versions = self.installed([e["name"] for e in entries])
         return all(
-            versions.get(e["name"].split(":")[0]) == (e["previous"], "ii") for e in entries
+            _installed_version(versions, e["name"]) is None
+            if e.get("new_install")
+            else versions.get(e["name"].split(":")[0]) == (e["previous"], "ii")
+            for e in entries
         ) and not glob.glob(os.path.join(self.paths.dpkg_updates, "*"))
 
     def _check_rollback_possible(self, to_apply):
         """In check mode, confirm each previous version can still be backed up."""
         repack = os.path.exists(self.paths.dpkg_repack)
-        for package in to_apply:
+        for package in (p for p in to_apply if not is_new(p)):
             rc, _out, err = self._call(
                 ["apt-get", "download", "--print-uris", f"{package['name']}={package['previous']}"]
             )
@@ -675,6 +819,13 @@ class AptApply:
 
 def _summary(package):
     return {"name": package["name"], "previous": package["previous"], "version": package["version"]}
+
+
+def _new_entry(package):
+    """The manifest entry of a new package: nothing to back up, purged on rollback."""
+    return dict(
+        name=package["name"], previous=None, target=package["version"], new_install=True, debs=[]
+    )
 
 
 def _iso(timestamp):

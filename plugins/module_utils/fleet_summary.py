@@ -62,7 +62,14 @@ def _cms_lines(plan):
     return lines + [_decisions_text(plan, "CMS decisions")]
 
 
-def _warnings(state):
+def _kernel_reboot_text(kernel):
+    return (
+        f"reboot pending: kernel {kernel['reboot_pending_for']} is installed, "
+        f"{kernel['running']} is running"
+    )
+
+
+def _warnings(state, outcome=None):
     warnings = []
     dpkg = state.get("dpkg", {})
     if dpkg.get("locked"):
@@ -70,7 +77,11 @@ def _warnings(state):
     if dpkg.get("interrupted"):
         warnings.append("a previous dpkg run was interrupted")
     restarts = state.get("restarts", {})
-    if restarts.get("reboot_required"):
+    # An update in this run may have installed a newer kernel than the probe saw.
+    kernel = (outcome or {}).get("kernel_reboot") or restarts.get("kernel_reboot") or {}
+    if kernel.get("reboot_pending_for"):
+        warnings.append(_kernel_reboot_text(kernel))
+    elif restarts.get("reboot_required"):
         warnings.append("reboot required")
     elif restarts.get("kernel_outdated"):
         warnings.append("reboot required: the running kernel is older than the installed one")
@@ -105,7 +116,7 @@ def host_summary(host):
         "updates": _updates_text(state),
         "decisions": _decisions_text(plan) if plan else None,
         "cms": _cms_lines(cms_plan) if cms_plan else [],
-        "warnings": _warnings(state),
+        "warnings": _warnings(state, host.get("updates_outcome")),
     }
 
 

@@ -36,6 +36,21 @@ _PHP_PACKAGE = re.compile(r"^php(\d+\.\d+)-(common|cli)$")
 _INST_LINE = re.compile(
     r"^Inst (?P<package>\S+)(?: \[(?P<installed>[^\]]+)\])? \((?P<candidate>\S+) (?P<origins>[^\[]*?)\s*\[(?P<arch>[^\]]+)\]\)"
 )
+# apt's own account of why it installs a package (Debug::pkgDepCache::AutoInstall).
+_AUTO_INSTALL_LINE = re.compile(
+    r"^\s*Installing (?P<package>\S+) as (?P<kind>PreDepends|Depends) of (?P<needed_by>\S+)\s*$"
+)
+# The simulation apt runs for pending updates, telling why it installs new packages.
+SIMULATE_DIST_UPGRADE = (
+    "apt-get",
+    "-s",
+    "-q",
+    "-o",
+    "Debug::NoLocking=1",
+    "-o",
+    "Debug::pkgDepCache::AutoInstall=1",
+    "dist-upgrade",
+)
 
 DEFAULT_CMS_ROOTS = (
     "/usr/share/mediawiki",
@@ -100,12 +115,32 @@ def is_security_origin(origin):
     return "security" in origin["label"].lower() or origin["suite"].endswith("-security")
 
 
-def parse_apt_simulation(text):
+def _bare_name(name):
+    return name.split(":")[0]
+
+
+def parse_auto_installs(text):
+    """Map each package apt installs as a dependency to the packages that need it."""
+    needed_by = {}
+    for line in text.splitlines():
+        match = _AUTO_INSTALL_LINE.match(line)
+        if match:
+            needing = needed_by.setdefault(_bare_name(match.group("package")), [])
+            name = _bare_name(match.group("needed_by"))
+            if name not in needing:
+                needing.append(name)
+    return needed_by
+
+
+def parse_apt_simulation(text, debug=""):
     """Turn ``apt-get -s dist-upgrade`` output into pending changes.
 
     A package without an installed version is a new dependency that the
     upgrade would pull in; it is reported so nothing is installed unseen.
+    ``debug`` is apt's AutoInstall debug output (its standard error): it names
+    the packages that need each new one (``needed_by``).
     """
+    needed_by = parse_auto_installs(debug)
     pending = []
     for line in text.splitlines():
         match = _INST_LINE.match(line)
@@ -124,7 +159,22 @@ def parse_apt_simulation(text):
                 "new_install": match.group("installed") is None,
             }
         )
+        if pending[-1]["new_install"]:
+            pending[-1]["needed_by"] = needed_by.get(_bare_name(match.group("package")), [])
     return pending
+
+
+SOURCE_QUERY = ("dpkg-query", "-W", "-f=${Package}\t${source:Package}\n")
+
+
+def parse_source_packages(text):
+    """Map installed binary package names to the source package they are built from."""
+    sources = {}
+    for line in text.splitlines():
+        name, _, source = line.partition("\t")
+        if name and source.strip():
+            sources[_bare_name(name)] = source.strip()
+    return sources
 
 
 def upstream_version(debian_version):
@@ -238,6 +288,29 @@ def parse_needrestart(text):
     }
 
 
+def _release_key(release):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", release)]
+
+
+def kernel_reboot_state(running, boot_dir="/boot"):
+    """The newest installed kernel and whether the host must reboot into it.
+
+    Every Debian kernel package puts ``vmlinuz-<release>`` in /boot; the host
+    boots the newest one. needrestart knows this too, but only where it can
+    read the running kernel's image, which a container cannot.
+    """
+    releases = [
+        os.path.basename(path)[len("vmlinuz-") :]
+        for path in glob.glob(os.path.join(boot_dir, "vmlinuz-*"))
+    ]
+    newest = max(releases, key=_release_key, default=None)
+    return {
+        "running": running,
+        "installed": newest,
+        "reboot_pending_for": newest if newest is not None and newest != running else None,
+    }
+
+
 def dpkg_lock_state(lock_path="/var/lib/dpkg/lock-frontend"):
     """Report whether another process holds the dpkg frontend lock."""
     try:
@@ -302,6 +375,9 @@ def apt_lists_age(
 
 
 SIMULATION_CACHE = "/var/cache/twovalue-sla/apt-simulation.json"
+# Raised when the cached entries change shape: an older cache lacks needed_by
+# and source_package.
+_SIMULATION_CACHE_FORMAT = 3
 # What apt's answer depends on: installed packages, package lists, configuration.
 _APT_STATE_PATHS = (
     "/var/lib/dpkg/status",
@@ -382,10 +458,13 @@ class HostProbe:
         self._simulation_cache = simulation_cache or SIMULATION_CACHE
 
     def _output(self, argv, env=None):
+        return self._outputs(argv, env)[0]
+
+    def _outputs(self, argv, env=None):
         rc, out, err = self._run(argv, environ_update=env or {})
         if rc != 0:
-            raise ProbeError(f"{' '.join(argv[:3])} exited {rc}: {err.strip()[:300]}")
-        return out
+            raise ProbeError(f"{' '.join(argv[:3])} exited {rc}: {err.strip()[-300:]}")
+        return out, err
 
     def os_facts(self):
         release = parse_os_release(_read("/etc/os-release") or "")
@@ -415,18 +494,27 @@ class HostProbe:
             age = apt_lists_age()
         key = apt_state_key()
         cached = read_simulation_cache(self._simulation_cache)
-        from_cache = cached is not None and cached.get("key") == key
+        from_cache = (
+            cached is not None
+            and cached.get("key") == key
+            and cached.get("format") == _SIMULATION_CACHE_FORMAT
+        )
         if from_cache:
             pending, held = cached["pending"], cached["held"]
         else:
-            simulation = self._output(
-                ["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", "dist-upgrade"], env
-            )
-            pending = parse_apt_simulation(simulation)
+            simulation, debug = self._outputs(list(SIMULATE_DIST_UPGRADE), env)
+            pending = parse_apt_simulation(simulation, debug)
+            self._add_source_packages(pending)
             held = sorted(self._output(["apt-mark", "showhold"], env).split())
             if not self._check_mode:
                 write_simulation_cache(
-                    self._simulation_cache, {"key": key, "pending": pending, "held": held}
+                    self._simulation_cache,
+                    {
+                        "format": _SIMULATION_CACHE_FORMAT,
+                        "key": key,
+                        "pending": pending,
+                        "held": held,
+                    },
                 )
         return {
             "cache_age_s": age,
@@ -438,6 +526,21 @@ class HostProbe:
             "regular_count": sum(1 for p in pending if not p["security"]),
         }
 
+    def _add_source_packages(self, pending):
+        """Name each pending upgrade's source package: the controller plans them together."""
+        upgrades = [p["package"] for p in pending if not p["new_install"]]
+        if not upgrades:
+            return
+        # dpkg-query exits 1 when a name is unknown; the others are still listed.
+        rc, out, err = self._run([*SOURCE_QUERY, *upgrades], environ_update={"LC_ALL": "C"})
+        if rc not in (0, 1):
+            raise ProbeError(f"dpkg-query -W exited {rc}: {err.strip()[-300:]}")
+        sources = parse_source_packages(out)
+        for package in pending:
+            if not package["new_install"]:
+                name = _bare_name(package["package"])
+                package["source_package"] = sources.get(name, name)
+
     def restarts(self):
         reboot_pkgs = _read("/var/run/reboot-required.pkgs")
         state = {
@@ -446,6 +549,7 @@ class HostProbe:
             "needrestart": False,
             "services": [],
             "kernel_outdated": False,
+            "kernel_reboot": kernel_reboot_state(os.uname().release),
         }
         if os.path.exists("/usr/sbin/needrestart"):
             # -b batch output, -r l lists only: the probe never restarts anything.

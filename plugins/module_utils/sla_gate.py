@@ -28,6 +28,9 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
 
 DECISIONS = ("apply", "advise", "refuse", "apply_with_approval")
 HASHED_FIELDS = ("component", "installed", "candidate", "scheme", "security", "source")
+# Hashed only for a package an update newly installs, so the hash of a set
+# without one stays what it was before such packages were planned.
+NEW_INSTALL_FIELDS = ("new_install", "needed_by")
 
 # The SLA activity that covers changes on each layer.
 _LAYER_ACTIVITY = {"os": "updates", "cms": "cms", "access": "access"}
@@ -75,9 +78,12 @@ def _item(raw, index):
     where = f"items[{index}]"
     if not isinstance(raw, Mapping):
         raise GateError(f"{where} is {raw!r}; expected a mapping")
+    new_install = raw.get("new_install", False)
+    if not isinstance(new_install, bool):
+        raise GateError(f"{where}.new_install is {new_install!r}; expected true or false")
     item = {
         "component": _text_field(raw, "component", where),
-        "installed": _text_field(raw, "installed", where),
+        "installed": _text_field(raw, "installed", where, required=not new_install),
         "candidate": _text_field(raw, "candidate", where),
         "scheme": _text_field(raw, "scheme", where),
         "source": _text_field(raw, "source", where, required=False),
@@ -98,6 +104,8 @@ def _item(raw, index):
         item[optional] = value
     published = raw.get("published")
     item["published"] = None if published is None else aware_time(published, f"{where}.published")
+    if new_install:
+        item.update(new_install=True, needed_by=_text_field(raw, "needed_by", where))
     return item
 
 
@@ -108,7 +116,8 @@ def _items(items):
 
 
 def _hashed(item):
-    return {field: item[field] for field in HASHED_FIELDS}
+    fields = HASHED_FIELDS + (NEW_INSTALL_FIELDS if item.get("new_install") else ())
+    return {field: item[field] for field in fields}
 
 
 def change_set_hash(items):
@@ -389,6 +398,35 @@ def _decide_active(item, change, context):
     return _timed(item, targets, context["timing"], ("apply", change.reason))
 
 
+_DECISION_FIELDS = ("decision", "outside_sla", "migration_project", "approval", "addressed_to")
+
+
+def _decide_new_install(index, item, decided):
+    """A package an update newly installs goes with the update that needs it."""
+    needing = next(
+        (e for e in decided if e["component"] == item["needed_by"] and not e.get("new_install")),
+        None,
+    )
+    if needing is None:
+        raise GateError(
+            f"items[{index}] ({item['component']}) is needed by {item['needed_by']}, "
+            "which is not among the proposed changes"
+        )
+    entry = {field: item[field] for field in (*HASHED_FIELDS, "layer", *NEW_INSTALL_FIELDS)}
+    entry.update({field: needing[field] for field in _DECISION_FIELDS})
+    entry.update(
+        kind="new",
+        deadline=needing["deadline"],
+        installed_branch=None,
+        candidate_branch=needing["candidate_branch"],
+        reason=(
+            f"new package needed by {needing['component']} {needing['installed']} -> "
+            f"{needing['candidate']}, decided with it: {needing['reason']}"
+        ),
+    )
+    return entry
+
+
 def decide(
     items,
     targets,
@@ -439,7 +477,11 @@ def decide(
         "migration_project": migration_project,
     }
     decided = []
+    new_installs = []
     for index, item in enumerate(proposed):
+        if item.get("new_install"):
+            new_installs.append((index, item))
+            continue
         try:
             change = classify_change(
                 item["scheme"],
@@ -458,6 +500,7 @@ def decide(
         entry["candidate_branch"] = change.candidate_branch
         entry.update(_decide_item(item, change, context))
         decided.append(entry)
+    decided += [_decide_new_install(index, item, decided) for index, item in new_installs]
     summary = dict.fromkeys(DECISIONS, 0)
     for entry in decided:
         summary[entry["decision"]] += 1
@@ -471,4 +514,7 @@ def decide(
         "approval": context["approval"],
         "items": decided,
         "summary": summary,
+        # What the customer approved is the whole set: an advisory SLA applies
+        # all of it or nothing, an active one applies what can be applied.
+        "partial_apply": targets["decision_mode"] != "advisory",
     }

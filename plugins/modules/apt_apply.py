@@ -23,11 +23,16 @@ description:
     C(databases.sql.gz). When no rollback is possible it stops there."
   - "It installs with C(apt-get install --only-upgrade), never prompting (old
     configuration files are kept), restarts the services C(needrestart)
-    names, and runs the O(health_checks)."
+    names, and runs the O(health_checks). A package with no
+    O(packages[].previous) version is new (an upgrade needs it, such as a new
+    kernel ABI package): the install then runs without C(--only-upgrade), the
+    new package is marked as automatically installed, and it has nothing to
+    back up."
   - "When the install, a service restart or a health check fails and
     O(rollback) is true, it reinstalls the backed-up packages from their
     files with C(apt-get install --allow-downgrades --no-remove), which
-    orders them by their pre-dependencies,
+    orders them by their pre-dependencies, then purges the new packages with
+    C(dpkg --purge) (which refuses to take anything that still needs them along),
     restarts the services again, re-runs the health checks and fails the task
     with a message saying what failed and whether the host is healthy after
     the rollback."
@@ -62,8 +67,24 @@ options:
       previous:
         description:
           - The version installed when the update was planned; the rollback target.
+          - Null (or left out) for a package the update installs newly; a
+            rollback purges it.
         type: str
-        required: true
+      group:
+        description:
+          - The group the package is applied in (the controller names it after
+            its source package); apt must be able to take each group on its own.
+          - Defaults to the package's own name.
+        type: str
+  partial:
+    description:
+      - When apt's simulation of the whole set disagrees with the plan, simulate
+        each group on its own, apply the groups apt agrees with and return the
+        others in RV(skipped_groups); fail only when no group can be applied.
+      - When false, the set is applied whole or not at all (an approved set);
+        the failure names the groups apt disagrees with.
+    type: bool
+    default: false
   run_id:
     description:
       - Identifier of the run, from the controller's audit trail; names the
@@ -198,10 +219,24 @@ rolled_back:
   description: Whether the previous versions were reinstalled.
   returned: always
   type: bool
+skipped_groups:
+  description: Groups left out because apt would not install them as planned, with apt's words.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{group: openssl, packages: [openssl, libssl3], reason: apt would remove libssl1.1}]
 reboot_required:
   description: Whether the host asks for a reboot (C(/var/run/reboot-required) exists).
   returned: always
   type: bool
+kernel_reboot:
+  description:
+    - The running kernel, the newest installed one (from C(/boot/vmlinuz-*)), and
+      the release a reboot would start when that is not the running one.
+    - In a container the running kernel is the machine's, so a reboot is always pending there.
+  returned: always
+  type: dict
+  sample: {running: 6.1.0-50-amd64, installed: 6.1.0-57-amd64, reboot_pending_for: 6.1.0-57-amd64}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -215,7 +250,8 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALT
 _PACKAGE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "version": {"type": "str", "required": True},
-    "previous": {"type": "str", "required": True},
+    "previous": {"type": "str"},
+    "group": {"type": "str"},
 }
 
 
@@ -236,6 +272,7 @@ def main():
             "restart_services": {"type": "bool", "default": True},
             **HEALTH_CHECK_SPEC,
             "rollback": {"type": "bool", "default": True},
+            "partial": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

@@ -143,6 +143,8 @@ STRINGS = {
         "sub_migration_advice": "Refused upgrades and migration advice",
         "sub_migration_projects": "Migration projects (outside the SLA figures)",
         "sub_rollbacks": "Rollbacks and failures",
+        "sub_reboots": "Reboots pending for a newer kernel",
+        "col_kernel": "Kernel a reboot starts",
         "sub_access": "Access changes",
         "sub_backups": "Backups verified",
         "col_time": "Time",
@@ -307,6 +309,8 @@ STRINGS = {
         "sub_migration_advice": "Geweigerde upgrades en migratieadvies",
         "sub_migration_projects": "Migratieprojecten (buiten de SLA-cijfers)",
         "sub_rollbacks": "Teruggedraaid en mislukt",
+        "sub_reboots": "Herstart nodig voor een nieuwere kernel",
+        "col_kernel": "Kernel na herstart",
         "sub_access": "Wijzigingen in toegangen",
         "sub_backups": "Gecontroleerde back-ups",
         "col_time": "Tijd",
@@ -656,6 +660,7 @@ def _activities(records, figures, offers):
             for entry in figures["migration_advice"]
         ],
         "rollbacks": _rollbacks(counted),
+        "reboots_pending": _reboots_pending(counted),
         "access_changes": _plain_decisions(counted, "access"),
         "backups_verified": _plain_decisions(counted, "backup"),
     }
@@ -686,6 +691,23 @@ def _rollbacks(records):
         for record in records
         if record.get("decision") in ("rolled_back", "failed")
     ]
+
+
+def _reboots_pending(records):
+    """Per host, the kernel its last applied update left waiting for a reboot."""
+    latest = {}
+    for record in records:
+        result = record.get("result")
+        if (
+            record.get("activity") == "updates"
+            and record.get("decision") == "applied"
+            and isinstance(result, dict)
+        ):
+            latest[record.get("host")] = dict(
+                _picked(record, ("time", "host")),
+                kernel=_text_or_none(result.get("reboot_pending_for")),
+            )
+    return [entry for _host, entry in sorted(latest.items()) if entry["kernel"]]
 
 
 def _applied_changes(records):
@@ -1102,6 +1124,15 @@ def _activities_section(data, texts, zone):
         ],
         "rollbacks",
     )  # fmt: skip
+    section(
+        "sub_reboots",
+        ("col_time", "col_host", "col_kernel"),
+        [
+            (_local(r["time"], zone), r["host"] or "", r["kernel"])
+            for r in activities["reboots_pending"]
+        ],
+        "reboots_pending",
+    )
     for key, name in (("access_changes", "sub_access"), ("backups_verified", "sub_backups")):
         section(
             name,

@@ -27,8 +27,9 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
 APPLY_DECISIONS = ("apply", "apply_with_approval")
 _PHP_PACKAGE = re.compile(r"^php(?P<branch>\d+\.\d+)(?P<suffix>-.*)?$")
 _NEW_PACKAGE_REASON = (
-    "a pending update would newly install this package; new packages are installed only "
-    "on purpose, never as a side effect of SLA updates"
+    "a pending update would newly install this package, and no planned update of an installed "
+    "package from its release needs it; such packages are installed only on purpose, never as "
+    "a side effect of SLA updates"
 )
 
 
@@ -62,9 +63,11 @@ def _candidate_suite(pending, host_release):
 def update_items(state):
     """Gate items for the pending package updates in ``state``.
 
-    Returns ``(items, new_packages)``: packages an update would newly install
-    are not updates of something installed, so they are kept apart and
-    reported as advice, never installed by SLA automation.
+    Returns ``(items, new_packages)``. A package an update newly installs is
+    an item when apt pulls it in for an upgrade of an installed package from
+    the same origin and release (a new kernel ABI package, a library's new
+    soname): it goes with that upgrade. Any other new package is kept apart
+    and reported as advice, never installed by SLA automation.
     """
     try:
         pending = state["updates"]["pending"]
@@ -75,26 +78,84 @@ def update_items(state):
             "updates sections first"
         ) from exc
     php_branches = state.get("components", {}).get("php", {}).get("branches", [])
+    upgrades = {p["package"]: p for p in pending if _is_upgrade(p)}
     items, new_packages = [], []
     for package in pending:
-        if package.get("new_install") or not package.get("installed"):
-            new_packages.append(_new_package(package, php_branches))
+        if _is_upgrade(package):
+            items.append(_item(package, release))
             continue
-        origins = package.get("origins") or []
-        items.append(
-            {
-                "component": package["package"],
-                "installed": package["installed"],
-                "candidate": package["candidate"],
-                "scheme": "debian",
-                "security": bool(package.get("security")),
-                "source": ", ".join(f"{o['label']}:{o['release']}/{o['suite']}" for o in origins),
-                "candidate_suite": _candidate_suite(package, release),
-                "release": release,
-                "layer": "os",
-            }
-        )
+        entry = _new_package(package, php_branches)
+        needing = _needing_upgrade(package, upgrades)
+        if entry["kind"] == "new" and needing is not None:
+            items.append(
+                dict(
+                    _item(package, release),
+                    installed="",
+                    new_install=True,
+                    needed_by=needing["package"],
+                )
+            )
+        else:
+            new_packages.append(entry)
     return items, new_packages
+
+
+def _is_upgrade(package):
+    return bool(package.get("installed")) and not package.get("new_install")
+
+
+def _origin_release(package):
+    origins = package.get("origins") or []
+    return (origins[0].get("label"), origins[0].get("release")) if origins else None
+
+
+def _needing_upgrade(package, upgrades):
+    """The upgrade of an installed package that apt said needs ``package``, if any.
+
+    Only an upgrade from the same origin and release counts: a package from
+    another release is not part of an update of this one.
+    """
+    release = _origin_release(package)
+    for name in package.get("needed_by") or []:
+        needing = upgrades.get(name)
+        if needing is not None and release is not None and _origin_release(needing) == release:
+            return needing
+    return None
+
+
+def update_groups(pending):
+    """The group each pending package is applied in, by package name.
+
+    apt must be able to take each group on its own: an upgrade with every new
+    package it pulls in, and the binary packages of one source package
+    together (apache2 without apache2-bin at the same version cannot be
+    installed). A group is named after its source package.
+    """
+    upgrades = {p["package"]: p for p in pending if _is_upgrade(p)}
+    groups = {
+        name: package.get("source_package") or name.split(":")[0]
+        for name, package in upgrades.items()
+    }
+    for package in pending:
+        needing = None if _is_upgrade(package) else _needing_upgrade(package, upgrades)
+        if needing is not None:
+            groups[package["package"]] = groups[needing["package"]]
+    return groups
+
+
+def _item(package, release):
+    origins = package.get("origins") or []
+    return {
+        "component": package["package"],
+        "installed": package["installed"],
+        "candidate": package["candidate"],
+        "scheme": "debian",
+        "security": bool(package.get("security")),
+        "source": ", ".join(f"{o['label']}:{o['release']}/{o['suite']}" for o in origins),
+        "candidate_suite": _candidate_suite(package, release),
+        "release": release,
+        "layer": "os",
+    }
 
 
 def _new_package(package, php_branches):
@@ -140,8 +201,9 @@ def plan_updates(
         migration_project=migration_project,
         scope=scope,
     )
+    groups = update_groups(state["updates"]["pending"])
     apply = [
-        {"name": d["component"], "version": d["candidate"], "previous": d["installed"]}
+        dict(_apply_entry(d), group=groups.get(d["component"], d["component"]))
         for d in decision["items"]
         if d["decision"] in APPLY_DECISIONS
     ]
@@ -159,6 +221,24 @@ def plan_updates(
         "apply": sorted(apply, key=lambda p: p["name"]),
         "advice": advice,
         "new_packages": new_packages,
+        # For the trail: each package the update installs newly, and what needs it.
+        "new_installs": {
+            d["component"]: d["needed_by"]
+            for d in decision["items"]
+            if d.get("new_install") and d["decision"] in APPLY_DECISIONS
+        },
+        "partial_apply": decision["partial_apply"],
+    }
+
+
+def _apply_entry(decision):
+    if decision.get("new_install"):
+        # Nothing installed to go back to: a rollback purges it.
+        return {"name": decision["component"], "version": decision["candidate"], "previous": None}
+    return {
+        "name": decision["component"],
+        "version": decision["candidate"],
+        "previous": decision["installed"],
     }
 
 
@@ -193,7 +273,7 @@ def advice_markdown(plan, customer, host, tier):
         ]
         for item in advice:
             lines.append(
-                f"| {item['component']} | {item['installed']} | {item['candidate']} | "
+                f"| {item['component']} | {item['installed'] or 'new'} | {item['candidate']} | "
                 f"{'yes' if item['security'] else 'no'} | {item['decision']} | "
                 f"{item['reason']} | {item['addressed_to']} |"
             )

@@ -49,6 +49,16 @@ def _wiki_status(host):
     )
 
 
+def _kernel_abi_package(host):
+    """The kernel ABI package the installed metapackage depends on."""
+    depends = host.check_output("dpkg-query -W -f='${Depends}' linux-image-amd64")
+    return re.match(r"(linux-image-\S+)", depends).group(1)
+
+
+def _dpkg_status(host, package):
+    return host.run(f"dpkg-query -W -f='${{db:Status-Abbrev}}' {package}").stdout.strip()
+
+
 def test_every_trail_verifies():
     env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
     for customer in ("acme", "globex", "initech", "umbrella"):
@@ -133,11 +143,22 @@ def test_fault_rolled_back_to_the_previous_versions():
     assert host.file(f"{backup}/databases.sql.gz").exists
 
 
-def test_advice_is_withdrawn_once_nothing_is_left_to_advise():
-    # side_effect read the advice before approving; after the approved update
-    # nothing is pending, so the host's advice documents are gone.
-    advice = os.path.join(EPHEMERAL, "advice", "globex")
-    assert not os.path.exists(os.path.join(advice, "twovalue-sla-upd-basic-updates.md"))
+def test_advice_after_the_approved_update_asks_for_nothing_more():
+    # side_effect read the advice before approving; the approval run applied
+    # every item, so its advice lists none and asks for no approval. It still
+    # names what apt's dist-upgrade offered beside the new kernel and nothing
+    # planned needs (its recommendations): the update installs without them,
+    # and afterwards apt no longer offers them.
+    advice = os.path.join(EPHEMERAL, "advice", "globex", "twovalue-sla-upd-basic-updates")
+    with open(f"{advice}.json", encoding="utf-8") as handle:
+        document = json.load(handle)
+    with open(f"{advice}.md", encoding="utf-8") as handle:
+        assert "How to approve" not in handle.read()
+    assert document["items"] == []
+    assert document["new_packages"], "the new kernel's recommendations are named"
+    for package in document["new_packages"]:
+        assert "no planned update of an installed package" in package["reason"]
+    assert not {p["package"] for p in document["new_packages"]} & set(_pending(_host("basic")))
     assert os.path.exists(os.path.join(EPHEMERAL, "approval-globex.yml"))
 
 
@@ -163,3 +184,54 @@ def test_upgrade_from_a_newer_release_is_refused_not_installed():
     with open(advice, encoding="utf-8") as handle:
         assert "| mediawiki |" in handle.read()
     assert _wiki_status(host) == "200"
+
+
+@pytest.mark.parametrize("role", ["pro", "basic"])
+def test_the_kernel_update_brought_its_new_abi_package(role):
+    host = _host(role)
+    before = _versions_before(host)
+    abi = _kernel_abi_package(host)
+    # The point release's kernel was the starting point; the security update
+    # needed a kernel package the host did not have.
+    assert abi not in before
+    assert host.package("linux-image-amd64").version != before["linux-image-amd64"]
+    assert _dpkg_status(host, abi) == "ii"
+    assert host.file(f"/boot/vmlinuz-{abi[len('linux-image-') :]}").exists
+    # Installed as the dependency it is, so apt may remove it once it is old.
+    assert abi in host.check_output("apt-mark showauto linux-image-*").split()
+
+
+def test_pro_trail_names_the_new_package_and_what_needed_it():
+    host = _host("pro")
+    abi = _kernel_abi_package(host)
+    decisions = [r for r in _decisions("acme", "twovalue-sla-upd-pro") if not r["check_mode"]]
+    approved = [r for r in decisions if r["decision"] == "approved" and r["item"] == abi]
+    assert len(approved) == 1
+    assert approved[0]["result"]["new_install"] is True
+    assert approved[0]["result"]["needed_by"] == "linux-image-amd64"
+    assert approved[0]["before"] is None
+    (applied,) = [r for r in decisions if r["decision"] == "applied"]
+    assert applied["before"][abi] is None
+    assert applied["after"][abi] == host.package(abi).version
+    assert applied["result"]["new_installs"] == {abi: "linux-image-amd64"}
+    # The container runs the machine's kernel: what counts is which kernel a reboot starts.
+    assert applied["result"]["reboot_pending_for"] == abi[len("linux-image-") :]
+
+
+def test_fault_rollback_purged_the_new_kernel_package():
+    host = _host("fault")
+    before = _versions_before(host)
+    assert host.package("linux-image-amd64").version == before["linux-image-amd64"]
+    rolled_back = [
+        r for r in _decisions("initech", "twovalue-sla-upd-fault") if r["decision"] == "rolled_back"
+    ]
+    (new,) = [name for name, version in rolled_back[0]["before"].items() if version is None]
+    assert new.startswith("linux-image-") and new not in before
+    # Purged, not just removed: no configuration files left either.
+    assert _dpkg_status(host, new) in ("", "un", "pn")
+    assert not host.file(f"/boot/vmlinuz-{new[len('linux-image-') :]}").exists
+    manifest = json.loads(
+        host.file(f"{rolled_back[0]['result']['backup']}/manifest.json").content_string
+    )
+    entry = next(e for e in manifest["packages"] if e["name"] == new)
+    assert (entry["new_install"], entry["previous"], entry["debs"]) == (True, None, [])

@@ -15,6 +15,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     AptApply,
     HostPaths,
     check_simulation,
+    classify,
     restartable,
     validate_params,
 )
@@ -40,6 +41,8 @@ class FakeHost:
         self.install_partial = True
         self.rollback_rc = 0
         self.extra_simulation = ""
+        # Simulation lines apt adds whenever the named package is in the set.
+        self.simulation_extra_for = {}
         self.needrestart_out = "NEEDRESTART-VER: 3.6\nNEEDRESTART-SVC: apache2.service\n"
         self.sql_out = "1\n"
 
@@ -69,12 +72,18 @@ class FakeHost:
             return 0, "", ""
         if cmd == "apt-get" and "-s" in argv:
             lines = [
-                f"Inst {n} [{self.installed[n]}] ({v} Debian-Security:12/stable-security [amd64])"
+                f"Inst {n}{f' [{self.installed[n]}]' if n in self.installed else ''} "
+                f"({v} Debian-Security:12/stable-security [amd64])"
                 for n, v in (
                     a.split("=") for a in argv if "=" in a and not a.startswith(("-", "D"))
                 )
             ]
-            return 0, "\n".join(lines) + "\n" + self.extra_simulation, ""
+            extra = "".join(
+                text
+                for name, text in self.simulation_extra_for.items()
+                if any(a.startswith(f"{name}=") for a in argv)
+            )
+            return 0, "\n".join(lines) + "\n" + self.extra_simulation + extra, ""
         if cmd == "apt-get" and "install" in argv and argv[-1].endswith(".deb"):
             if self.rollback_rc:
                 return (
@@ -102,6 +111,13 @@ class FakeHost:
                 if "=" in arg and not arg.startswith(("-", "Dpkg", "DPkg")):
                     name, version = arg.split("=")
                     self.installed[name] = version
+            return 0, "", ""
+        if cmd == "dpkg" and argv[1] == "--purge":
+            for name in argv[2:]:
+                if not name.startswith("-"):
+                    self.installed.pop(name)
+            return 0, "", ""
+        if cmd == "apt-mark":
             return 0, "", ""
         if cmd == "dpkg-repack":
             name = argv[1]
@@ -140,6 +156,7 @@ def host(tmp_path):
         lock_frontend=str(tmp_path / "lock-frontend"),
         dpkg_updates=str(tmp_path / "updates"),
         reboot_required=str(tmp_path / "reboot-required"),
+        boot=str(tmp_path / "boot"),
         disk_paths=(str(tmp_path),),
         needrestart=str(tmp_path / "needrestart"),
         dpkg_repack=str(tmp_path / "dpkg-repack"),
@@ -163,6 +180,7 @@ def _params(tmp_path, **overrides):
         "health_retries": 5,
         "health_delay": 2,
         "rollback": True,
+        "partial": False,
     }
     params.update(overrides)
     return params
@@ -775,3 +793,249 @@ def test_an_unhealthy_site_is_not_updated(host):
     )
     assert not any(_changing(c) for c in fake.commands())
     assert not (tmp_path / "backups").exists()
+
+
+# --- packages an update installs newly ---------------------------------------
+
+_KERNEL_PLAN = [
+    {"name": "linux-image-amd64", "previous": "6.1.176-1", "version": "6.1.192-3"},
+    {"name": "linux-image-6.1.0-57-amd64", "previous": None, "version": "6.1.192-3"},
+]
+
+
+@pytest.fixture
+def kernel_host(host):
+    fake, paths, tmp_path = host
+    fake.installed = {"linux-image-amd64": "6.1.176-1", "linux-image-6.1.0-50-amd64": "6.1.176-1"}
+    fake.downloadable = {("linux-image-amd64", "6.1.176-1")}
+    return fake, paths, tmp_path
+
+
+def _install_command(fake):
+    return next(c for c in fake.commands() if c[:2] == ["apt-get", "install"] and "-s" not in c)
+
+
+def _installing_kernels(fake, boot):
+    """A FakeHost that puts each kernel package's image in ``boot``, as dpkg does."""
+
+    def run(argv, **kwargs):
+        answer = fake(argv, **kwargs)
+        if argv[:2] == ["apt-get", "install"] and "-s" not in argv:
+            boot.mkdir(exist_ok=True)
+            for name in fake.installed:
+                if name.startswith("linux-image-6"):
+                    (boot / f"vmlinuz-{name[len('linux-image-') :]}").write_text("")
+        return answer
+
+    return _Recorder(fake, run)
+
+
+def test_a_new_package_is_installed_without_only_upgrade_and_marked_automatic(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    applier = _applier(_installing_kernels(fake, tmp_path / "boot"), paths)
+    result = applier.apply(_params(tmp_path, packages=_KERNEL_PLAN))
+    assert result["changed"] is True
+    assert "--only-upgrade" not in _install_command(fake)
+    assert "linux-image-6.1.0-57-amd64=6.1.192-3" in _install_command(fake)
+    assert fake.installed["linux-image-6.1.0-57-amd64"] == "6.1.192-3"
+    assert ["apt-mark", "auto", "linux-image-6.1.0-57-amd64"] in fake.commands()
+    # Nothing to back up for the new package: only the metapackage's old version.
+    downloads = [c[-1] for c in fake.commands() if "download" in c]
+    assert downloads == ["linux-image-amd64=6.1.176-1"]
+    entries = {e["name"]: e for e in _manifest(tmp_path)["packages"]}
+    assert result["kernel_reboot"]["reboot_pending_for"] == "6.1.0-57-amd64"
+    assert entries["linux-image-6.1.0-57-amd64"] == {
+        "name": "linux-image-6.1.0-57-amd64",
+        "previous": None,
+        "target": "6.1.192-3",
+        "new_install": True,
+        "debs": [],
+    }
+    assert {"name": "linux-image-6.1.0-57-amd64", "previous": None, "version": "6.1.192-3"} in (
+        result["applied"]
+    )
+
+
+def test_updates_of_installed_packages_alone_keep_only_upgrade(host):
+    fake, paths, tmp_path = host
+    _applier(fake, paths).apply(_params(tmp_path))
+    assert "--only-upgrade" in _install_command(fake)
+    assert not any(c[0] == "apt-mark" for c in fake.commands())
+
+
+def test_rollback_reinstalls_the_old_versions_then_purges_the_new_package(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    before = dict(fake.installed)
+    answers = iter([(200, "MediaWiki"), (503, "down"), (200, "MediaWiki")])
+    applier = _applier(fake, paths, http=lambda url, follow, timeout: next(answers))
+    with pytest.raises(ApplyError) as excinfo:
+        applier.apply(
+            _params(tmp_path, packages=_KERNEL_PLAN, health_checks=[_HTTP_CHECK], health_retries=1)
+        )
+    assert "Rolled back to the previous versions" in excinfo.value.msg
+    assert fake.installed == before
+    commands = fake.commands()
+    reinstall = next(i for i, c in enumerate(commands) if c[-1].endswith(".deb"))
+    purge = commands.index(
+        [
+            "dpkg",
+            "--purge",
+            "--force-confdef",
+            "--force-confold",
+            "linux-image-6.1.0-57-amd64",
+        ]
+    )
+    assert reinstall < purge
+    assert excinfo.value.result["rolled_back"] is True
+    assert _manifest(tmp_path)["status"] == "rolled_back"
+
+
+def test_a_failed_purge_asks_for_manual_repair(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    answers = iter([(200, "MediaWiki"), (503, "down")])
+
+    def run(argv, **kwargs):
+        if argv[:2] == ["dpkg", "--purge"]:
+            return (
+                2,
+                "",
+                "dpkg: dependency problems prevent removal of linux-image-6.1.0-57-amd64\n",
+            )
+        return fake(argv, **kwargs)
+
+    applier = _applier(_Recorder(fake, run), paths, http=lambda *a: next(answers))
+    with pytest.raises(ApplyError) as excinfo:
+        applier.apply(
+            _params(tmp_path, packages=_KERNEL_PLAN, health_checks=[_HTTP_CHECK], health_retries=1)
+        )
+    msg = excinfo.value.msg
+    assert "purging the newly installed linux-image-6.1.0-57-amd64 exited 2" in msg
+    assert "dependency problems prevent removal" in msg
+    assert "needs manual repair" in msg
+    assert _manifest(tmp_path)["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("installed", "outcome"),
+    [
+        (None, "apply"),
+        ("6.1.192-3", "current"),
+        ("6.1.190-1", "installed at 6.1.190-1, the plan expects it new"),
+    ],
+)
+def test_classify_reads_a_new_package_by_whether_it_is_installed(installed, outcome):
+    new = dict(_KERNEL_PLAN[1])
+    dpkg = {} if installed is None else {new["name"]: (installed, "ii ")}
+    if outcome in ("apply", "current"):
+        to_apply, current = classify([new], dpkg)
+        assert (to_apply, current) == (([new], []) if outcome == "apply" else ([], [new]))
+    else:
+        with pytest.raises(ApplyError, match=outcome):
+            classify([new], dpkg)
+
+
+def test_check_mode_does_not_ask_to_back_up_a_new_package(kernel_host):
+    fake, paths, tmp_path = kernel_host
+    result = _applier(fake, paths, check_mode=True).apply(_params(tmp_path, packages=_KERNEL_PLAN))
+    assert result["changed"] is True
+    assert [c[-1] for c in fake.commands() if "--print-uris" in c] == [
+        "linux-image-amd64=6.1.176-1"
+    ]
+    assert not [c for c in fake.commands() if _changing(c)]
+
+
+# --- groups apt will not take as planned ---------------------------------------
+
+_GROUPED_PLAN = [
+    {**_PLAN[0], "group": "apache2"},
+    {**_PLAN[1], "group": "php8.2"},
+    {
+        "name": "openssl",
+        "previous": "3.0.15-1~deb12u1",
+        "version": "3.0.17-1~deb12u2",
+        "group": "openssl",
+    },
+]
+
+
+@pytest.fixture
+def grouped_host(host):
+    fake, paths, tmp_path = host
+    fake.installed["openssl"] = "3.0.15-1~deb12u1"
+    fake.downloadable.add(("openssl", "3.0.15-1~deb12u1"))
+    # The new openssl needs a package the plan does not hold.
+    fake.simulation_extra_for["openssl"] = (
+        "Inst libssl3t64 (3.0.17-1~deb12u2 Debian-Security:12/stable-security [amd64])\n"
+    )
+    return fake, paths, tmp_path
+
+
+def test_active_sla_applies_the_groups_apt_agrees_with_and_reports_the_other(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    applier = _applier(fake, paths)
+    result = applier.apply(_params(tmp_path, packages=_GROUPED_PLAN, partial=True))
+    assert [p["name"] for p in result["applied"]] == ["apache2", "libapache2-mod-php8.2"]
+    assert result["skipped_groups"] == [
+        {
+            "group": "openssl",
+            "packages": ["openssl"],
+            "reason": "apt would also install libssl3t64 3.0.17-1~deb12u2",
+        }
+    ]
+    assert fake.installed["openssl"] == "3.0.15-1~deb12u1"
+    assert fake.installed["apache2"] == _PLAN[0]["version"]
+    assert "openssl=3.0.17-1~deb12u2" not in _install_command(fake)
+    assert applier.warnings == [
+        "not applied, group openssl: apt would also install libssl3t64 3.0.17-1~deb12u2"
+    ]
+    # The skipped package's old version was not backed up: it is not touched.
+    assert [p["name"] for p in _manifest(tmp_path)["packages"]] == [
+        "apache2",
+        "libapache2-mod-php8.2",
+    ]
+
+
+def test_an_approved_set_apt_disagrees_with_changes_nothing(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    before = dict(fake.installed)
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, packages=_GROUPED_PLAN, partial=False))
+    msg = excinfo.value.msg
+    assert msg.startswith(
+        "the plan does not match what apt would do, nothing changed: group openssl: "
+        "apt would also install libssl3t64 3.0.17-1~deb12u2"
+    )
+    assert "applied whole or not at all" in msg
+    assert excinfo.value.result["skipped_groups"][0]["group"] == "openssl"
+    assert fake.installed == before
+    assert not [c for c in fake.commands() if _changing(c)]
+
+
+def test_the_host_fails_when_no_group_can_be_applied(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    fake.simulation_extra_for["apache2"] = "Remv apache2-doc [2.4.62-1~deb12u2]\n"
+    fake.simulation_extra_for["libapache2-mod-php8.2"] = "Remv php8.2-opcache [8.2.28-1~deb12u1]\n"
+    with pytest.raises(ApplyError) as excinfo:
+        _applier(fake, paths).apply(_params(tmp_path, packages=_GROUPED_PLAN, partial=True))
+    msg = excinfo.value.msg
+    assert "no group could be applied" in msg
+    assert "group apache2: apt would remove apache2-doc" in msg
+    assert "group php8.2: apt would remove php8.2-opcache" in msg
+    assert not [c for c in fake.commands() if _changing(c)]
+
+
+def test_a_set_whose_groups_pass_alone_but_not_together_changes_nothing(grouped_host):
+    fake, paths, tmp_path = grouped_host
+    fake.simulation_extra_for.clear()
+    fake.extra_simulation = ""
+
+    def run(argv, **kwargs):
+        rc, out, err = fake(argv, **kwargs)
+        if "-s" in argv and sum("=" in a and not a.startswith(("-", "D")) for a in argv) == 3:
+            out += "Remv mariadb-server [1:10.11.11-0+deb12u1]\n"
+        return rc, out, err
+
+    with pytest.raises(ApplyError, match="apt would remove mariadb-server"):
+        _applier(_Recorder(fake, run), paths).apply(
+            _params(tmp_path, packages=_GROUPED_PLAN, partial=True)
+        )

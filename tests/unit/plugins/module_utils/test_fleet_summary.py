@@ -189,6 +189,31 @@ def test_outdated_kernel_alone_asks_for_a_reboot():
     assert warnings == ["reboot required: the running kernel is older than the installed one"]
 
 
+def test_an_installed_kernel_not_running_names_the_kernel_a_reboot_waits_for():
+    state = copy.deepcopy(STATE)
+    state["restarts"]["kernel_reboot"] = {
+        "running": "6.1.0-18-amd64",
+        "installed": "6.1.0-50-amd64",
+        "reboot_pending_for": "6.1.0-50-amd64",
+    }
+    host = _host("acme-web1", state=state)
+    assert host_summary(host)["warnings"] == [
+        "reboot pending: kernel 6.1.0-50-amd64 is installed, 6.1.0-18-amd64 is running"
+    ]
+    # An update in this run installed a newer kernel than the probe saw.
+    host["updates_outcome"] = {
+        "applied": 2,
+        "kernel_reboot": dict(
+            state["restarts"]["kernel_reboot"],
+            installed="6.1.0-57-amd64",
+            reboot_pending_for="6.1.0-57-amd64",
+        ),
+    }
+    assert host_summary(host)["warnings"] == [
+        "reboot pending: kernel 6.1.0-57-amd64 is installed, 6.1.0-18-amd64 is running"
+    ]
+
+
 def test_decisions_of_the_update_plan_are_summarised():
     host = _host("acme-web1")
     host["sla_update_plan"] = {

@@ -10,6 +10,8 @@ import time
 import pytest
 from ansible_collections.twovalue.sla.plugins.module_utils import host_state
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
+    SIMULATE_DIST_UPGRADE,
+    SOURCE_QUERY,
     HostProbe,
     ProbeError,
     apt_lists_age,
@@ -17,6 +19,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     dpkg_lock_state,
     enabled_modules,
     find_cms_sites,
+    kernel_reboot_state,
     parse_apt_simulation,
     parse_dpkg_query,
     parse_needrestart,
@@ -461,8 +464,9 @@ def test_apt_lists_age_defaults_to_current_time(tmp_path):
 
 _DPKG_ARGV = ("dpkg-query", "-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n")
 _UPDATE_ARGV = ("apt-get", "update", "-qq")
-_SIMULATE_ARGV = ("apt-get", "-s", "-q", "-o", "Debug::NoLocking=1", "dist-upgrade")
+_SIMULATE_ARGV = SIMULATE_DIST_UPGRADE
 _SHOWHOLD_ARGV = ("apt-mark", "showhold")
+_SOURCES_ARGV = (*SOURCE_QUERY, "apache2", "libperl5.36", "tzdata")
 _NEEDRESTART_ARGV = ("/usr/sbin/needrestart", "-b", "-r", "l")
 
 
@@ -490,6 +494,8 @@ def _outputs(overrides=None):
         _DPKG_ARGV: (0, DPKG_QUERY, ""),
         _UPDATE_ARGV: (0, "", ""),
         _SIMULATE_ARGV: (0, APT_SIMULATION, ""),
+        # tzdata is unknown to this dpkg: dpkg-query exits 1 and lists the rest.
+        _SOURCES_ARGV: (1, "apache2\tapache2\nlibperl5.36\tperl\n", "no packages found"),
         _SHOWHOLD_ARGV: (0, "mariadb-server\nlinux-image-amd64\n", ""),
         _NEEDRESTART_ARGV: (0, NEEDRESTART, ""),
     }
@@ -506,7 +512,10 @@ def host(tmp_path, monkeypatch):
         "/var/run/reboot-required.pkgs": "linux-image-6.1.0-28-amd64\nlibc6\nlibc6\n",
     }
     present = {"/var/run/reboot-required", "/usr/sbin/needrestart"}
-    globbed = {"/var/lib/dpkg/updates/*": ["/var/lib/dpkg/updates/0003"]}
+    globbed = {
+        "/var/lib/dpkg/updates/*": ["/var/lib/dpkg/updates/0003"],
+        "/boot/vmlinuz-*": ["/boot/vmlinuz-6.1.0-27-amd64", "/boot/vmlinuz-6.1.0-28-amd64"],
+    }
     ages = []
 
     real_exists = host_state.os.path.exists
@@ -597,14 +606,27 @@ def test_collect_all_sections(host):
     assert restarts["needrestart"] is True
     assert restarts["services"] == ["apache2.service", "systemd-journald.service"]
     assert restarts["kernel_outdated"] is True
+    assert restarts["kernel_reboot"] == {
+        "running": os.uname().release,
+        "installed": "6.1.0-28-amd64",
+        "reboot_pending_for": "6.1.0-28-amd64",
+    }
 
     assert run.argvs == [
         _DPKG_ARGV,
         _UPDATE_ARGV,
         _SIMULATE_ARGV,
+        _SOURCES_ARGV,
         _SHOWHOLD_ARGV,
         _NEEDRESTART_ARGV,
     ]
+    sources = {p["package"]: p.get("source_package") for p in state["updates"]["pending"]}
+    assert sources == {
+        "apache2": "apache2",
+        "libperl5.36": "perl",
+        "tzdata": "tzdata",
+        "linux-image-6.1.0-28-amd64": None,
+    }
     envs = dict(run.calls)
     assert envs[_SIMULATE_ARGV] == {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
     assert envs[_UPDATE_ARGV]["LC_ALL"] == "C"
@@ -623,7 +645,7 @@ def test_check_mode_never_refreshes_package_lists(host):
     host.ages[:] = [None]  # lists missing or outdated sources: would refresh otherwise
     state = HostProbe(run, check_mode=True).collect(["updates"], 3600, host.cms_roots)
     assert _UPDATE_ARGV not in run.argvs
-    assert run.argvs == [_SIMULATE_ARGV, _SHOWHOLD_ARGV]
+    assert run.argvs == [_SIMULATE_ARGV, _SOURCES_ARGV, _SHOWHOLD_ARGV]
     assert state["updates"]["cache_refreshed"] is False
     assert state["updates"]["cache_age_s"] is None
 
@@ -648,6 +670,7 @@ def test_cache_max_age_zero_never_refreshes(host):
 def test_no_pending_updates_and_no_needrestart(host):
     host.present.clear()
     host.globbed.clear()
+    host.globbed["/boot/vmlinuz-*"] = []
     host.files.pop("/var/run/reboot-required.pkgs")
     run = FakeRun(
         _outputs(
@@ -669,6 +692,11 @@ def test_no_pending_updates_and_no_needrestart(host):
         "needrestart": False,
         "services": [],
         "kernel_outdated": False,
+        "kernel_reboot": {
+            "running": os.uname().release,
+            "installed": None,
+            "reboot_pending_for": None,
+        },
     }
     assert _NEEDRESTART_ARGV not in run.argvs
 
@@ -767,3 +795,55 @@ def test_enabled_modules_without_the_directories(tmp_path):
     enabled = enabled_modules(components, etc=str(tmp_path))
     assert enabled["apache"]["modules"] == []
     assert enabled["php"]["modules"] == {}
+
+
+APT_AUTO_INSTALL_DEBUG = """\
+Starting pkgProblemResolver with broken count: 0
+  Installing linux-image-6.1.0-57-amd64:amd64 as Depends of linux-image-amd64:amd64
+    Installing initramfs-tools:amd64 as Recommends of linux-image-6.1.0-57-amd64:amd64
+  Installing libnew2:amd64 as PreDepends of apache2-bin:amd64
+  Installing libnew2:amd64 as Depends of apache2:amd64
+Done
+"""
+
+
+def test_parse_apt_simulation_names_what_needs_a_new_package():
+    simulation = (
+        "Inst linux-image-amd64 [6.1.176-1] (6.1.192-3 Debian-Security:12/oldstable-security "
+        "[amd64])\n"
+        "Inst linux-image-6.1.0-57-amd64 (6.1.192-3 Debian-Security:12/oldstable-security "
+        "[amd64])\n"
+        "Inst libnew2 (2.0-1 Debian-Security:12/oldstable-security [amd64])\n"
+        "Inst initramfs-tools (0.142 Debian:12.12/oldstable [all])\n"
+    )
+    pending = {p["package"]: p for p in parse_apt_simulation(simulation, APT_AUTO_INSTALL_DEBUG)}
+    assert pending["linux-image-6.1.0-57-amd64"]["needed_by"] == ["linux-image-amd64"]
+    assert pending["libnew2"]["needed_by"] == ["apache2-bin", "apache2"]
+    # A recommendation is not a need.
+    assert pending["initramfs-tools"]["needed_by"] == []
+    assert "needed_by" not in pending["linux-image-amd64"]
+
+
+@pytest.mark.parametrize(
+    ("images", "running", "pending"),
+    [
+        (["6.1.0-50-amd64", "6.1.0-57-amd64"], "6.1.0-50-amd64", "6.1.0-57-amd64"),
+        # ABI numbers compare as numbers: -9 is older than -10.
+        (["6.1.0-9-amd64", "6.1.0-10-amd64"], "6.1.0-9-amd64", "6.1.0-10-amd64"),
+        (["6.1.0-50-amd64", "6.1.0-57-amd64"], "6.1.0-57-amd64", None),
+        # A container runs the machine's kernel: any installed one waits for a reboot.
+        (["6.1.0-57-amd64"], "6.18.44-fc-v1300", "6.1.0-57-amd64"),
+        ([], "6.18.44-fc-v1300", None),
+    ],
+)
+def test_kernel_reboot_state_names_the_kernel_a_reboot_would_start(
+    tmp_path, images, running, pending
+):
+    for release in images:
+        (tmp_path / f"vmlinuz-{release}").write_text("")
+    (tmp_path / "config-9.9.9").write_text("")
+    state = kernel_reboot_state(running, str(tmp_path))
+    assert state["reboot_pending_for"] == pending
+    assert state["installed"] == (
+        max(images, key=lambda r: int(r.split("-")[1])) if images else None
+    )

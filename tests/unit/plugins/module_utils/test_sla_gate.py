@@ -504,3 +504,51 @@ def test_an_approval_is_bound_to_its_customer_and_listed_hosts():
     assert "is for customer 'acme', not 'globex'" in other_customer["reason"]
     with pytest.raises(GateError, match="approval.hosts is 'web1'"):
         approval_status(dict(approval, hosts="web1"), change_set, now, {"customer": "acme"})
+
+
+# Packages an update installs newly
+
+
+def _new_install(**changes):
+    fields = {
+        "component": "libphp-new1",
+        "installed": "",
+        "new_install": True,
+        "needed_by": "php8.2-fpm",
+    }
+    return dict(_security_item(), **dict(fields, **changes))
+
+
+def test_a_new_install_is_decided_with_the_update_that_needs_it():
+    result = decide(
+        [_new_install(), _security_item()], resolve_targets("pro"), TUESDAY_IN_PRO_WINDOW
+    )
+    needing, new = result["items"]
+    assert (new["component"], new["decision"], new["kind"]) == ("libphp-new1", "apply", "new")
+    assert new["needed_by"] == "php8.2-fpm"
+    assert new["deadline"] == needing["deadline"]
+    assert result["summary"]["apply"] == 2
+
+
+def test_a_new_install_is_hashed_with_what_needs_it():
+    base = [_security_item(), _new_install()]
+    assert change_set_hash(base) != change_set_hash(
+        [_security_item(), _new_install(needed_by="php8.2-cli")]
+    )
+    # A set without new installs hashes as it always did.
+    assert change_set_hash([_security_item()]) == change_set_hash(
+        [_security_item(new_install=False)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (_new_install(needed_by="php8.2-cli"), "needed by php8.2-cli, which is not among"),
+        (_new_install(needed_by=""), "needed_by is ''"),
+        (_new_install(new_install="yes"), "new_install is 'yes'"),
+    ],
+)
+def test_a_new_install_without_its_update_is_an_error(item, message):
+    with pytest.raises(GateError, match=message):
+        decide([_security_item(), item], resolve_targets("pro"), TUESDAY_IN_PRO_WINDOW)

@@ -134,7 +134,7 @@ def test_real_module_validates_arguments(monkeypatch, capsys):
 
     bad = [
         ({"run_id": "r1"}, "packages"),
-        ({"packages": [{"name": "apache2", "version": "2"}], "run_id": "r1"}, "previous"),
+        ({"packages": [{"name": "apache2", "previous": "1"}], "run_id": "r1"}, "version"),
         ({"packages": _PACKAGES, "run_id": "r1", "health_checks": [{"type": "http"}]}, "url"),
         ({"packages": _PACKAGES, "run_id": "r1", "health_checks": [{"type": "ftp"}]}, "ftp"),
     ]

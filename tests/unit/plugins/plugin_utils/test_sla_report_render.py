@@ -472,3 +472,27 @@ def test_verified_backups_are_measured_against_the_retention(tmp_path):
         "| Backups verified | a verified backup within 90 days (retention) "
         "| longest gap 59.0 days | yes |"
     )
+
+
+def test_reboots_pending_name_the_kernel_each_hosts_last_update_left_waiting():
+    def applied(time, host, kernel, activity="updates"):
+        return {
+            "time": time,
+            "host": host,
+            "activity": activity,
+            "decision": "applied",
+            "result": {"reboot_pending_for": kernel},
+        }
+
+    records = [
+        applied("2026-03-02T05:40:00Z", "acme-prod", "6.1.0-50-amd64"),
+        applied("2026-03-09T05:40:00Z", "acme-prod", "6.1.0-57-amd64"),
+        # A later CMS change says nothing about the kernel.
+        applied("2026-03-10T05:40:00Z", "acme-prod", None, activity="cms"),
+        applied("2026-03-02T05:40:00Z", "acme-staging", "6.1.0-57-amd64"),
+        # Rebooted and updated again since: nothing pending.
+        applied("2026-03-09T05:40:00Z", "acme-staging", None),
+    ]
+    assert render._reboots_pending(records) == [
+        {"time": "2026-03-09T05:40:00Z", "host": "acme-prod", "kernel": "6.1.0-57-amd64"}
+    ]

@@ -196,8 +196,18 @@ def test_pro_in_window_applies_updates_and_refuses_upgrades():
         "nginx": "refuse",
     }
     assert plan["apply"] == [
-        {"name": "apache2", "version": "2.4.71-1~deb12u1", "previous": "2.4.68-1~deb12u1"},
-        {"name": "tzdata", "version": "2025b-0+deb12u1", "previous": "2025a-0+deb12u1"},
+        {
+            "name": "apache2",
+            "version": "2.4.71-1~deb12u1",
+            "previous": "2.4.68-1~deb12u1",
+            "group": "apache2",
+        },
+        {
+            "name": "tzdata",
+            "version": "2025b-0+deb12u1",
+            "previous": "2025a-0+deb12u1",
+            "group": "tzdata",
+        },
     ]
     assert sorted(d["component"] for d in plan["advice"]) == ["curl", "nginx"]
     assert [p["package"] for p in plan["new_packages"]] == ["libnew1"]
@@ -278,7 +288,7 @@ def test_debian_13_and_backports_candidates_are_refused_as_upgrades(tier, now):
     assert not set(UPGRADES) & set(_applied(plan))
 
 
-def test_new_packages_stay_out_of_the_change_set_and_apply():
+def test_new_packages_nothing_needs_stay_out_of_the_change_set_and_apply():
     with_new = _plan("pro", TUE_0730)
     without = _plan("pro", TUE_0730, APACHE, TZDATA, CURL, NGINX)
     assert with_new["change_set"] == without["change_set"]
@@ -463,3 +473,121 @@ def test_a_new_php_branch_package_is_an_upgrade_not_a_new_dependency():
     assert by_name["php8.4-cli"]["kind"] == "upgrade"
     assert "switches branch 8.2 to 8.4" in by_name["php8.4-cli"]["reason"]
     assert by_name["php8.2-xml"]["kind"] == "new"
+
+
+# --------------------------------------------------------------------------- new packages an update needs
+
+KERNEL_META = _pending("linux-image-amd64", "6.1.176-1", "6.1.192-3", [SECURITY], security=True)
+KERNEL_ABI = dict(
+    _pending(
+        "linux-image-6.1.0-57-amd64", None, "6.1.192-3", [SECURITY], security=True, new_install=True
+    ),
+    needed_by=["linux-image-amd64"],
+)
+
+
+def test_a_new_package_an_upgrade_needs_is_applied_with_it():
+    plan = _plan("pro", TUE_0730, APACHE, KERNEL_META, KERNEL_ABI)
+    assert _decisions(plan)["linux-image-6.1.0-57-amd64"] == "apply"
+    assert {
+        "name": "linux-image-6.1.0-57-amd64",
+        "version": "6.1.192-3",
+        "previous": None,
+        "group": "linux-image-amd64",
+    } in plan["apply"]
+    assert plan["new_packages"] == []
+    new = next(d for d in plan["decisions"] if d["component"] == "linux-image-6.1.0-57-amd64")
+    assert (new["new_install"], new["needed_by"], new["kind"]) == (
+        True,
+        "linux-image-amd64",
+        "new",
+    )
+    assert new["reason"].startswith(
+        "new package needed by linux-image-amd64 6.1.176-1 -> 6.1.192-3, decided with it"
+    )
+
+
+def test_a_new_package_an_upgrade_needs_is_part_of_the_change_set():
+    with_new = _plan("pro", TUE_0730, KERNEL_META, KERNEL_ABI)
+    without = _plan("pro", TUE_0730, KERNEL_META)
+    assert with_new["change_set"] != without["change_set"]
+    assert with_new["change_set"] == change_set_hash(
+        update_items(_state(KERNEL_META, KERNEL_ABI))[0]
+    )
+
+
+def test_a_new_package_follows_the_decision_of_what_needs_it_outside_the_window():
+    plan = _plan("pro", TUE_2000, KERNEL_META, KERNEL_ABI)
+    decisions = {d["component"]: d for d in plan["decisions"]}
+    meta, abi = decisions["linux-image-amd64"], decisions["linux-image-6.1.0-57-amd64"]
+    assert (abi["decision"], abi["addressed_to"]) == (meta["decision"], meta["addressed_to"])
+
+
+def test_basic_advises_the_new_package_with_the_set_and_an_approval_installs_it():
+    advised = _plan("basic", TUE_1000, KERNEL_META, KERNEL_ABI)
+    assert _decisions(advised) == {
+        "linux-image-amd64": "advise",
+        "linux-image-6.1.0-57-amd64": "advise",
+    }
+    markdown = advice_markdown(advised, "globex", "web1", "basic")
+    assert "| linux-image-6.1.0-57-amd64 | new | 6.1.192-3 |" in markdown
+    assert "new package needed by linux-image-amd64" in markdown
+    approval = {
+        "reference": "SR-4712",
+        "change_set": advised["change_set"],
+        "approved_by": "Jo Customer",
+    }
+    approved = _plan("basic", TUE_1000, KERNEL_META, KERNEL_ABI, approval=approval)
+    assert _applied(approved) == ["linux-image-6.1.0-57-amd64", "linux-image-amd64"]
+    assert approved["partial_apply"] is False
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        # apt pulls it in for a package from another release.
+        dict(KERNEL_ABI, origins=[TRIXIE]),
+        # Nothing pending needs it.
+        dict(KERNEL_ABI, needed_by=["linux-image-cloud-amd64"]),
+        dict(KERNEL_ABI, needed_by=[]),
+    ],
+    ids=["other_release", "needer_not_pending", "nothing_needs_it"],
+)
+def test_a_new_package_no_planned_update_needs_stays_advice(new):
+    items, new_packages = update_items(_state(KERNEL_META, new))
+    assert [i["component"] for i in items] == ["linux-image-amd64"]
+    assert [p["package"] for p in new_packages] == ["linux-image-6.1.0-57-amd64"]
+    assert "no planned update of an installed package" in new_packages[0]["reason"]
+
+
+def test_a_php_branch_switch_stays_advice_even_when_an_upgrade_pulls_it_in():
+    php = _pending("php", "2:8.2+93", "2:8.2+94", [POINT])
+    php84 = dict(_pending("php8.4", None, "8.4.11-1", [POINT], new_install=True), needed_by=["php"])
+    state = _state(php, php84)
+    state["components"] = {"php": {"branches": ["8.2"]}}
+    items, new_packages = update_items(state)
+    assert [i["component"] for i in items] == ["php"]
+    assert [(p["package"], p["kind"]) for p in new_packages] == [("php8.4", "upgrade")]
+
+
+def test_active_tiers_may_apply_part_of_the_set():
+    assert _plan("pro", TUE_0730)["partial_apply"] is True
+    assert _plan("medium", WED_0730)["partial_apply"] is True
+    assert _plan("basic", TUE_1000)["partial_apply"] is False
+
+
+def test_groups_hold_an_upgrade_with_its_new_packages_and_one_source_together():
+    apache_bin = dict(
+        _pending("apache2-bin", "2.4.68-1~deb12u1", "2.4.71-1~deb12u1", [SECURITY], security=True),
+        source_package="apache2",
+    )
+    apache = dict(APACHE, source_package="apache2")
+    meta = dict(KERNEL_META, source_package="linux-signed-amd64")
+    plan = _plan("pro", TUE_0730, apache, apache_bin, TZDATA, meta, KERNEL_ABI)
+    assert {p["name"]: p["group"] for p in plan["apply"]} == {
+        "apache2": "apache2",
+        "apache2-bin": "apache2",
+        "tzdata": "tzdata",
+        "linux-image-amd64": "linux-signed-amd64",
+        "linux-image-6.1.0-57-amd64": "linux-signed-amd64",
+    }
