@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import yaml
 from bad_inputs import IMAGE, ROOT, heavy_lock, verify_path
 from bad_inputs import _podman as podman
+from polling import http_answers, poll_until, systemd_settled
 
 PREFIX = "twovalue-sla-fault-"
 NETWORK = "twovalue-sla-faults"
@@ -88,14 +89,8 @@ def _controller_key():
 
 
 def _wait_ready(name, url):
-    for _ in range(120):
-        state = podman("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            code = sh(name, f"curl -s -o /dev/null -w '%{{http_code}}' '{url}'", check=False)
-            if code.stdout.strip() == "200":
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"{name} did not come up serving {url}")
+    systemd_settled(name, timeout=60)
+    http_answers(name, url, timeout=60)
 
 
 @dataclass
@@ -142,13 +137,12 @@ def quiesce(host, timeout=900):
 
 
 def restore_ssh(host):
-    for _ in range(60):
-        sh(host.name, "systemctl start ssh.service", check=False)
-        if ":22 " in sh(host.name, "ss -ltn", check=False).stdout:
-            return
-        time.sleep(0.5)
-    state = sh(host.name, "systemctl status ssh.service", check=False).stdout
-    raise RuntimeError(f"sshd on {host.name} does not start again: {state[-800:]}")
+    poll_until(
+        f"sshd on {host.name} listening again",
+        lambda: sh(host.name, "systemctl start ssh.service 2>&1; ss -ltn; "
+                   "systemctl status --no-pager ssh.service 2>&1 | tail -5", check=False).stdout,
+        done=lambda seen: ":22 " in seen,
+    )  # fmt: skip
 
 
 # --- a run -----------------------------------------------------------------------------------
@@ -703,6 +697,10 @@ def prepared_image(workflow):
 # The controller killed at the boundary; the connection cut while the command runs; cut
 # once it has finished, so the host did the work and the controller never hears of it.
 KINDS = ("kill", "cut", "reply")
+# How a faulted run must end: killed by the fault's own SIGKILL, or with ansible-playbook's
+# "host unreachable" status once the cut connection fails the task. A run that ends
+# otherwise (0 above all) absorbed the fault or failed for another reason.
+FAULTED_EXIT = {"kill": -signal.SIGKILL, "cut": 4, "reply": 4}
 
 # --- trials ----------------------------------------------------------------------------------
 
@@ -714,10 +712,15 @@ class Trial:
     kind: str
     where: str
     fired: bool = False
+    rc: int | None = None
     broken: list[str] = field(default_factory=list)
     converged: bool = False
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def ended_as_faulted(self):
+        return self.rc == FAULTED_EXIT[self.kind]
 
 
 @dataclass
@@ -757,15 +760,18 @@ def trial(workflow, image, ref, boundary, kind, verbose=False):
         container(image, f"{workflow.name}-{boundary}-{kind}", workflow.url) as host,
         tempfile.TemporaryDirectory(prefix="sla-fault-") as directory,
     ):
-        rc, output, _, result.fired = run(
+        result.rc, output, _, result.fired = run(
             workflow, host, directory, "faulted", fault=(boundary, kind)
         )
         if verbose:
             print(output)
         if not result.fired:
             result.problems.append("the fault did not fire: the run had fewer boundaries")
-        elif rc == 0:
-            result.problems.append("the faulted run exited 0")
+        elif not result.ended_as_faulted:
+            result.problems.append(
+                f"the faulted run exited {result.rc}, not {FAULTED_EXIT[kind]} as a {kind} "
+                f"fault ends it: {_tail(output)}"
+            )
         quiesce(host)
         if kind != "kill":
             restore_ssh(host)
@@ -860,7 +866,9 @@ def main(argv=None):
                 args.verbose, args.reduced,
             )  # fmt: skip
             lines.append(summary(name, ref, trials))
-            failed |= any(t.broken or not t.converged or not t.fired for t in trials)
+            failed |= any(
+                t.broken or not t.converged or not t.fired or not t.ended_as_faulted for t in trials
+            )
     finally:
         podman("network", "rm", NETWORK, check=False)
     for line in lines:
