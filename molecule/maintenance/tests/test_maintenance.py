@@ -64,7 +64,7 @@ def test_probe_changed_nothing(host):
     with open(os.path.join(STATE_DIR, f"packages-before-{name}.txt"), encoding="utf-8") as handle:
         before = set(handle.read().splitlines())
     after = set(host.check_output(PACKAGES).splitlines())
-    assert len(before) > 300 and any(line.startswith("apache2 ") for line in before)
+    assert len(before) > 100 and any(line.startswith("apache2 ") for line in before)
     assert (sorted(before - after), sorted(after - before)) == ([], [])
     assert "apache2/" in host.check_output("apt list --upgradable 2>/dev/null")
 
