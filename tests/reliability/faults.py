@@ -9,8 +9,8 @@ reached over real SSH:
 1. a reference run without a fault lists the boundaries and gives the old and
    the new state of the host (site answer and version marker, database
    fingerprint, and what the workflow changes: packages, credentials);
-2. then, for each boundary K and each fault (``kill``: the controller is
-   killed with SIGKILL at K; ``cut``: the host's sshd is stopped and its
+2. then, for each boundary K and each fault (``kill``: the worker running
+   K's task is killed with SIGKILL at K; ``cut``: the host's sshd is stopped and its
    sessions killed while K's command runs), a fresh container runs the
    workflow with that fault, waits until nothing the run started is left on
    the host, and checks the invariants: the site answers 200 with the old or
@@ -697,10 +697,21 @@ def prepared_image(workflow):
 # The controller killed at the boundary; the connection cut while the command runs; cut
 # once it has finished, so the host did the work and the controller never hears of it.
 KINDS = ("kill", "cut", "reply")
-# How a faulted run must end: killed by the fault's own SIGKILL, or with ansible-playbook's
-# "host unreachable" status once the cut connection fails the task. A run that ends
+# How a faulted run must end: its exit status and what it says. ansible-core's workers
+# run in their own session, so the kill takes the worker (and its ssh) and ansible-playbook
+# reports the dead worker; a cut connection makes the host unreachable. A run that ends
 # otherwise (0 above all) absorbed the fault or failed for another reason.
-FAULTED_EXIT = {"kill": -signal.SIGKILL, "cut": 4, "reply": 4}
+FAULTED_EXIT = {"kill": 1, "cut": 4, "reply": 4}
+FAULTED_SAYS = {
+    "kill": "A worker was found in a dead state",
+    "cut": "UNREACHABLE!",
+    "reply": "UNREACHABLE!",
+}
+
+
+def ends_as_fault(kind, rc, output):
+    return rc == FAULTED_EXIT[kind] and FAULTED_SAYS[kind] in output
+
 
 # --- trials ----------------------------------------------------------------------------------
 
@@ -713,14 +724,11 @@ class Trial:
     where: str
     fired: bool = False
     rc: int | None = None
+    ended_as_faulted: bool = False
     broken: list[str] = field(default_factory=list)
     converged: bool = False
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-    @property
-    def ended_as_faulted(self):
-        return self.rc == FAULTED_EXIT[self.kind]
 
 
 @dataclass
@@ -767,11 +775,12 @@ def trial(workflow, image, ref, boundary, kind, verbose=False):
             print(output)
         if not result.fired:
             result.problems.append("the fault did not fire: the run had fewer boundaries")
-        elif not result.ended_as_faulted:
+        elif not ends_as_fault(kind, result.rc, output):
             result.problems.append(
-                f"the faulted run exited {result.rc}, not {FAULTED_EXIT[kind]} as a {kind} "
-                f"fault ends it: {_tail(output)}"
+                f"the faulted run exited {result.rc}; a {kind} fault ends it with "
+                f"{FAULTED_EXIT[kind]}, saying {FAULTED_SAYS[kind]!r}: {_tail(output)}"
             )
+        result.ended_as_faulted = result.fired and ends_as_fault(kind, result.rc, output)
         quiesce(host)
         if kind != "kill":
             restore_ssh(host)

@@ -116,6 +116,8 @@ def test_the_rotation_invariants_catch_a_credential_nobody_holds():
 
 def test_a_faulted_run_that_ends_otherwise_than_its_fault_is_caught():
     for kind in faults.KINDS:
-        assert faults.Trial("deploy", 1, kind, "x", rc=faults.FAULTED_EXIT[kind]).ended_as_faulted
+        says = f"TASK [deploy]\n{faults.FAULTED_SAYS[kind]}\n"
+        assert faults.ends_as_fault(kind, faults.FAULTED_EXIT[kind], says)
+        assert not faults.ends_as_fault(kind, faults.FAULTED_EXIT[kind], "TASK [deploy]\nok")
         for absorbed in (0, 2):
-            assert not faults.Trial("deploy", 1, kind, "x", rc=absorbed).ended_as_faulted
+            assert not faults.ends_as_fault(kind, absorbed, says)
