@@ -42,6 +42,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from polling import systemd_settled  # noqa: E402
+
 IMAGE = "localhost/twovalue-sla/lamp:current"
 NETWORK = "twovalue-sla-bench"
 PREFIX = "twovalue-sla-bench-"
@@ -119,7 +123,7 @@ class Fleet:
         with open(self.key + ".pub", encoding="utf-8") as handle:
             public_key = handle.read()
         for name in new:
-            self._wait_running(name)
+            systemd_settled(name, timeout=60)
             setup = (
                 "install -d -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys && "
                 f"printf '#!/bin/sh\\necho $$ >> {INVOCATION_LOG}\\nexec /usr/bin/python3 \"$@\"\\n'"
@@ -141,20 +145,6 @@ class Fleet:
                 ]
             ).stdout.strip()
             self.hosts[name] = address
-
-    @staticmethod
-    def _wait_running(name):
-        for _ in range(150):
-            state = subprocess.run(
-                ["podman", "exec", name, "systemctl", "is-system-running"],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout.strip()
-            if state in ("running", "degraded"):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} did not finish booting")
 
     def ssh_args(self):
         return [

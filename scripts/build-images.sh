@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$PWD
+# shellcheck source=scripts/lib/poll.sh
+. "$HERE/lib/poll.sh"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -20,7 +22,7 @@ LAMP_REPO=localhost/twovalue-sla/lamp
 BASE_PACKAGES=python3,sudo,ca-certificates,procps,iproute2,systemd,systemd-sysv,dbus,openssh-server,curl,less
 
 base_hash=$( { cat "$HERE/build-images.sh" "$HERE/images/apt_sources.py"; echo "$BASE_PACKAGES"; } | sha256sum | cut -c1-12)
-lamp_hash=$( { echo "$base_hash"; cat "$HERE/images/lamp-provision.sh"; } | sha256sum | cut -c1-12)
+lamp_hash=$( { echo "$base_hash"; cat "$HERE/images/lamp-provision.sh" "$HERE/lib/poll.sh"; } | sha256sum | cut -c1-12)
 
 work=$(mktemp -d /var/tmp/twovalue-sla-image.XXXXXX)
 trap 'rm -rf "$work"; podman rm -f twovalue-sla-lamp-build >/dev/null 2>&1 || true' EXIT
@@ -74,14 +76,11 @@ build_lamp() {
   say "building $LAMP_REPO:$lamp_hash: Apache, PHP 8.2, MariaDB, MediaWiki (about 3 minutes)"
   podman rm -f twovalue-sla-lamp-build >/dev/null 2>&1 || true
   podman run -d --name twovalue-sla-lamp-build --systemd=always "$BASE_REPO:$base_hash" >/dev/null
-  for _ in $(seq 1 50); do
-    state=$(podman exec twovalue-sla-lamp-build systemctl is-system-running 2>/dev/null || true)
-    case "$state" in running|degraded) break ;; esac
-    sleep 0.2
-  done
+  poll_until 60 "systemd in the LAMP build container" systemd_settled podman exec twovalue-sla-lamp-build
   podman cp "$HERE/images/lamp-provision.sh" twovalue-sla-lamp-build:/root/lamp-provision.sh
+  podman cp "$HERE/lib/poll.sh" twovalue-sla-lamp-build:/root/poll.sh
   podman exec twovalue-sla-lamp-build bash /root/lamp-provision.sh
-  podman exec twovalue-sla-lamp-build rm -f /root/lamp-provision.sh
+  podman exec twovalue-sla-lamp-build rm -f /root/lamp-provision.sh /root/poll.sh
   podman stop -t 30 twovalue-sla-lamp-build >/dev/null
   podman commit -q --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' \
     twovalue-sla-lamp-build "$LAMP_REPO:$lamp_hash" >/dev/null

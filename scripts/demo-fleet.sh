@@ -5,6 +5,8 @@
 # updates, exactly as a server that has not been patched for a while.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/poll.sh
+. scripts/lib/poll.sh
 
 NETWORK=twovalue-sla-demo
 IMAGE=localhost/twovalue-sla/lamp:current
@@ -25,11 +27,7 @@ up() {
     podman exec "$name" sed -i '/^Enabled: no$/d' /etc/apt/sources.list.d/debian.sources
   done
   for name in "${HOSTS[@]}"; do
-    for _ in $(seq 1 100); do
-      state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
-      case "$state" in running|degraded) break ;; esac
-      sleep 0.2
-    done
+    poll_until 60 "systemd in $name" systemd_settled podman exec "$name"
   done
 }
 

@@ -3,6 +3,9 @@
 # stack from Debian 12 main and initialises Debian's MediaWiki against MariaDB.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# Copied beside this script by build-images.sh.
+# shellcheck source=scripts/lib/poll.sh
+. "$(dirname "$0")/poll.sh"
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
@@ -34,8 +37,8 @@ php /usr/share/mediawiki/maintenance/install.php \
 chmod 640 /etc/mediawiki/LocalSettings.php
 chgrp www-data /etc/mediawiki/LocalSettings.php
 
-code=$(curl -s -o /dev/null -w '%{http_code}' -L http://localhost/mediawiki/index.php/Main_Page)
-[ "$code" = 200 ] || { echo "MediaWiki Main Page answered $code, expected 200" >&2; exit 1; }
+# Apache and MariaDB were started moments ago: the wiki is asked until it answers.
+poll_until 30 "MediaWiki's Main Page" http_answers 200 http://localhost/mediawiki/index.php/Main_Page
 apt-get clean
 # A clean shutdown before the image is committed: InnoDB files must not need
 # crash recovery on every container start.

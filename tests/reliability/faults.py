@@ -9,8 +9,8 @@ reached over real SSH:
 1. a reference run without a fault lists the boundaries and gives the old and
    the new state of the host (site answer and version marker, database
    fingerprint, and what the workflow changes: packages, credentials);
-2. then, for each boundary K and each fault (``kill``: the controller is
-   killed with SIGKILL at K; ``cut``: the host's sshd is stopped and its
+2. then, for each boundary K and each fault (``kill``: the worker running
+   K's task is killed with SIGKILL at K; ``cut``: the host's sshd is stopped and its
    sessions killed while K's command runs), a fresh container runs the
    workflow with that fault, waits until nothing the run started is left on
    the host, and checks the invariants: the site answers 200 with the old or
@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import yaml
 from bad_inputs import IMAGE, ROOT, heavy_lock, verify_path
 from bad_inputs import _podman as podman
+from polling import http_answers, poll_until, systemd_settled
 
 PREFIX = "twovalue-sla-fault-"
 NETWORK = "twovalue-sla-faults"
@@ -88,14 +89,8 @@ def _controller_key():
 
 
 def _wait_ready(name, url):
-    for _ in range(120):
-        state = podman("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            code = sh(name, f"curl -s -o /dev/null -w '%{{http_code}}' '{url}'", check=False)
-            if code.stdout.strip() == "200":
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"{name} did not come up serving {url}")
+    systemd_settled(name, timeout=60)
+    http_answers(name, url, timeout=60)
 
 
 @dataclass
@@ -142,13 +137,12 @@ def quiesce(host, timeout=900):
 
 
 def restore_ssh(host):
-    for _ in range(60):
-        sh(host.name, "systemctl start ssh.service", check=False)
-        if ":22 " in sh(host.name, "ss -ltn", check=False).stdout:
-            return
-        time.sleep(0.5)
-    state = sh(host.name, "systemctl status ssh.service", check=False).stdout
-    raise RuntimeError(f"sshd on {host.name} does not start again: {state[-800:]}")
+    poll_until(
+        f"sshd on {host.name} listening again",
+        lambda: sh(host.name, "systemctl start ssh.service 2>&1; ss -ltn; "
+                   "systemctl status --no-pager ssh.service 2>&1 | tail -5", check=False).stdout,
+        done=lambda seen: ":22 " in seen,
+    )  # fmt: skip
 
 
 # --- a run -----------------------------------------------------------------------------------
@@ -703,6 +697,21 @@ def prepared_image(workflow):
 # The controller killed at the boundary; the connection cut while the command runs; cut
 # once it has finished, so the host did the work and the controller never hears of it.
 KINDS = ("kill", "cut", "reply")
+# How a faulted run must end: its exit status and what it says. ansible-core's workers
+# run in their own session, so the kill takes the worker (and its ssh) and ansible-playbook
+# reports the dead worker; a cut connection makes the host unreachable. A run that ends
+# otherwise (0 above all) absorbed the fault or failed for another reason.
+FAULTED_EXIT = {"kill": 1, "cut": 4, "reply": 4}
+FAULTED_SAYS = {
+    "kill": "A worker was found in a dead state",
+    "cut": "UNREACHABLE!",
+    "reply": "UNREACHABLE!",
+}
+
+
+def ends_as_fault(kind, rc, output):
+    return rc == FAULTED_EXIT[kind] and FAULTED_SAYS[kind] in output
+
 
 # --- trials ----------------------------------------------------------------------------------
 
@@ -714,6 +723,8 @@ class Trial:
     kind: str
     where: str
     fired: bool = False
+    rc: int | None = None
+    ended_as_faulted: bool = False
     broken: list[str] = field(default_factory=list)
     converged: bool = False
     problems: list[str] = field(default_factory=list)
@@ -757,15 +768,19 @@ def trial(workflow, image, ref, boundary, kind, verbose=False):
         container(image, f"{workflow.name}-{boundary}-{kind}", workflow.url) as host,
         tempfile.TemporaryDirectory(prefix="sla-fault-") as directory,
     ):
-        rc, output, _, result.fired = run(
+        result.rc, output, _, result.fired = run(
             workflow, host, directory, "faulted", fault=(boundary, kind)
         )
         if verbose:
             print(output)
         if not result.fired:
             result.problems.append("the fault did not fire: the run had fewer boundaries")
-        elif rc == 0:
-            result.problems.append("the faulted run exited 0")
+        elif not ends_as_fault(kind, result.rc, output):
+            result.problems.append(
+                f"the faulted run exited {result.rc}; a {kind} fault ends it with "
+                f"{FAULTED_EXIT[kind]}, saying {FAULTED_SAYS[kind]!r}: {_tail(output)}"
+            )
+        result.ended_as_faulted = result.fired and ends_as_fault(kind, result.rc, output)
         quiesce(host)
         if kind != "kill":
             restore_ssh(host)
@@ -860,7 +875,9 @@ def main(argv=None):
                 args.verbose, args.reduced,
             )  # fmt: skip
             lines.append(summary(name, ref, trials))
-            failed |= any(t.broken or not t.converged or not t.fired for t in trials)
+            failed |= any(
+                t.broken or not t.converged or not t.fired or not t.ended_as_faulted for t in trials
+            )
     finally:
         podman("network", "rm", NETWORK, check=False)
     for line in lines:

@@ -50,6 +50,10 @@ _LINK = os.path.join(COLLECTIONS, "ansible_collections", "twovalue", "sla")
 if not os.path.islink(_LINK):
     os.makedirs(os.path.dirname(_LINK), exist_ok=True)
     os.symlink(ROOT, _LINK)
+if os.path.join(ROOT, "tests") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from polling import systemd_settled  # noqa: E402
 
 IMAGE = "localhost/twovalue-sla/lamp:current"
 PREFIX = "twovalue-sla-leak-"
@@ -450,13 +454,7 @@ class World:
                 "--systemd", "always", IMAGE, "/sbin/init",
             )  # fmt: skip
         for name in HOSTS:
-            for _ in range(90):
-                state = podman("exec", name, "systemctl", "is-system-running", check=False)
-                if state.stdout.strip() in ("running", "degraded"):
-                    break
-                time.sleep(1)
-            else:
-                raise RuntimeError(f"{name} did not finish booting")
+            systemd_settled(name)
 
     def prepare(self):
         p = self.planted

@@ -7,12 +7,8 @@ plain rerun must converge to the state a run without a fault reaches.
 with each kind of fault; `pytest tests/reliability -m full` runs every boundary of every
 workflow. The command line runner prints the figures."""
 
-import shutil
-
 import faults
 import pytest
-
-needs_podman = pytest.mark.skipif(not shutil.which("podman"), reason="needs podman")
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +29,11 @@ def references():
 
 def _check(trial):
     assert trial.fired, trial.problems
+    assert trial.ended_as_faulted, f"{trial.kind} at {trial.where}: " + "; ".join(trial.problems)
     assert not trial.broken, f"{trial.kind} at {trial.where}: " + "; ".join(trial.broken)
     assert trial.converged, f"{trial.kind} at {trial.where}: " + "; ".join(trial.problems)
 
 
-@needs_podman
 @pytest.mark.container
 @pytest.mark.reduced
 @pytest.mark.full
@@ -51,7 +47,6 @@ def test_a_fault_where_the_host_changes_leaves_it_intact_and_a_rerun_converges(
     _check(faults.trial(workflow, image, ref, boundary, kind))
 
 
-@needs_podman
 @pytest.mark.container
 @pytest.mark.full
 @pytest.mark.parametrize("name", sorted(faults.WORKFLOWS))
@@ -62,7 +57,7 @@ def test_a_fault_at_every_boundary_leaves_the_host_intact_and_a_rerun_converges(
     for boundary in range(1, len(ref.boundaries) + 1):
         for kind in faults.KINDS:
             trial = faults.trial(workflow, image, ref, boundary, kind)
-            if not trial.fired or trial.broken or not trial.converged:
+            if not trial.fired or not trial.ended_as_faulted or trial.broken or not trial.converged:
                 failures.append(
                     f"{kind} at {boundary} {trial.where}: {trial.problems + trial.broken}"
                 )
@@ -117,3 +112,12 @@ def test_the_rotation_invariants_catch_a_credential_nobody_holds():
     ]
     staged = dict(state, working_secrets={"db_user/wikiuser@": ["staged"]}, pending=["x"])
     assert len(rotation.converged(staged, state)) == 2
+
+
+def test_a_faulted_run_that_ends_otherwise_than_its_fault_is_caught():
+    for kind in faults.KINDS:
+        says = f"TASK [deploy]\n{faults.FAULTED_SAYS[kind]}\n"
+        assert faults.ends_as_fault(kind, faults.FAULTED_EXIT[kind], says)
+        assert not faults.ends_as_fault(kind, faults.FAULTED_EXIT[kind], "TASK [deploy]\nok")
+        for absorbed in (0, 2):
+            assert not faults.ends_as_fault(kind, absorbed, says)

@@ -12,6 +12,10 @@ import testinfra
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "tests"))
+
+from polling import http_answers, poll_until  # noqa: E402
+
 AUDIT = os.path.join(EPHEMERAL, "audit")
 RUNS = os.path.join(EPHEMERAL, "runs")
 HOST = "twovalue-sla-backup-wiki"
@@ -67,6 +71,10 @@ def _page_text(host):
     return page["revisions"][0]["slots"]["main"]["*"]
 
 
+def _assert_page_text(host, holds):
+    poll_until("the wiki's SLA_Test_Page", lambda: _page_text(host), done=holds)
+
+
 def test_both_sites_have_one_verified_backup_and_the_trail_says_so():
     host = _host()
     records = _backups()
@@ -105,9 +113,13 @@ def test_the_wiki_comes_back_from_its_backup_after_losing_code_and_database():
     backup = f"{WIKI_SETS}/{name}"
     host.run_expect([0], "cd /var/www/wiki/current && echo 'Written after the backup.' "
                     "| php maintenance/edit.php -q -b SLA_Test_Page")  # fmt: skip
-    assert "Written after the backup." in _page_text(host)
+    _assert_page_text(host, lambda text: "Written after the backup." in text)
     host.run_expect([0], 'mariadb -e "DROP DATABASE wikisite" && rm -rf /var/www/wiki')
-    assert host.run("curl -s -o /dev/null -w '%{http_code}' http://localhost/wiki/").stdout != "200"
+    poll_until(
+        "the wiki gone",
+        lambda: host.run("curl -s -o /dev/null -w '%{http_code}' http://localhost/wiki/").stdout,
+        done=lambda code: code != "200",
+    )
     # The restore as docs/backup.md gives it.
     host.run_expect(
         [0],
@@ -115,9 +127,8 @@ def test_the_wiki_comes_back_from_its_backup_after_losing_code_and_database():
         'mariadb -e "CREATE DATABASE wikisite CHARACTER SET binary" && '
         f"gunzip -c {backup}/database.sql.gz | mariadb wikisite",
     )
-    assert _page_text(host).strip() == "Written before any SLA update."
-    api = "http://localhost/wiki/api.php?action=query&meta=siteinfo&format=json"
-    assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' '{api}'") == "200"
+    _assert_page_text(host, lambda text: text.strip() == "Written before any SLA update.")
+    http_answers(HOST, "http://localhost/wiki/api.php?action=query&meta=siteinfo&format=json")
 
 
 def test_a_forced_run_prunes_past_the_retention_but_keeps_the_newest_verified_set():
@@ -185,8 +196,10 @@ def test_a_run_while_another_holds_the_lock_refuses_and_the_trail_says_so():
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        host.run_expect(
-            [0], f"for i in $(seq 50); do fuser {BACKUPS}/.lock && break; sleep 0.1; done"
+        poll_until(
+            f"{BACKUPS}/.lock held",
+            lambda: host.run(f"fuser {BACKUPS}/.lock").rc,
+            done=lambda rc: rc == 0,
         )
         rc, output = _playbook("-e", "backup_force=true", label="lock-held")
     finally:

@@ -9,6 +9,10 @@ import testinfra
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "tests"))
+
+from polling import poll_until  # noqa: E402
+
 AUDIT = os.path.join(EPHEMERAL, "audit")
 ADVICE = os.path.join(EPHEMERAL, "advice")
 PLANTED = ("PLANTED-cms-db-secret-4242", "PLANTED-wp-auth-key-4242")
@@ -25,6 +29,14 @@ def _host(role):
 def _served_version(host):
     answer = json.loads(host.check_output(f"curl -s '{SITEINFO}'"))
     return answer["query"]["general"]["generator"]
+
+
+def _assert_serves(host, generator):
+    poll_until(
+        f"{host.backend.get_hostname()} serving {generator}",
+        lambda: _served_version(host),
+        done=lambda served: served == generator,
+    )
 
 
 def _decisions(customer):
@@ -55,12 +67,15 @@ def test_every_trail_verifies():
 def test_pro_serves_the_patch_release_with_the_pages_written_before():
     host = _host("pro")
     assert host.file("/var/www/wiki/current").linked_to == "/var/www/wiki/releases/1.39.18"
-    assert _served_version(host) == "MediaWiki 1.39.18"
-    page = json.loads(
-        host.check_output(
-            "curl -s 'http://localhost/wiki/api.php?action=query&titles=SLA_Test_Page"
-            "&prop=revisions&rvprop=content&rvslots=main&format=json'"
-        )
+    _assert_serves(host, "MediaWiki 1.39.18")
+    page = poll_until(
+        "the wiki's SLA_Test_Page",
+        lambda: json.loads(
+            host.check_output(
+                "curl -s 'http://localhost/wiki/api.php?action=query&titles=SLA_Test_Page"
+                "&prop=revisions&rvprop=content&rvslots=main&format=json'"
+            )
+        ),
     )
     (only,) = page["query"]["pages"].values()
     assert "Written before any SLA update." in only["revisions"][0]["slots"]["main"]["*"]
@@ -115,7 +130,7 @@ def test_pro_migration_advice_names_real_end_of_life_dates():
 
 def test_basic_applied_only_the_approved_change_set():
     host = _host("basic")
-    assert _served_version(host) == "MediaWiki 1.39.18"
+    _assert_serves(host, "MediaWiki 1.39.18")
     records = _decisions("globex")
     # Release switches only: the packaged wiki's schema step is its own record.
     applied = [
@@ -137,7 +152,11 @@ def test_basic_applied_only_the_approved_change_set():
 def test_blog_serves_the_wordpress_patch_release_with_its_posts():
     host = _host("blog")
     assert host.file("/var/www/blog/current").linked_to == "/var/www/blog/releases/6.1.10"
-    home = host.check_output("curl -s -L http://localhost/blog/")
+    home = poll_until(
+        "the blog's home page",
+        lambda: host.check_output("curl -s -L http://localhost/blog/"),
+        done=lambda page: 'content="WordPress' in page,
+    )
     assert 'content="WordPress 6.1.10"' in home
     assert "SLA test post" in home
     assert not host.file("/var/www/blog/releases/6.1.9/.maintenance").exists

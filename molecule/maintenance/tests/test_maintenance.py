@@ -1,5 +1,7 @@
 """The maintenance run's probe must agree with the host itself."""
 
+import datetime
+import glob
 import json
 import os
 import re
@@ -9,6 +11,12 @@ import sys
 import pytest
 
 STATE_DIR = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "tests"))
+
+from polling import http_answers  # noqa: E402
+
+PACKAGES = "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'"
 
 
 @pytest.fixture
@@ -51,16 +59,18 @@ def test_pending_updates_are_the_real_ones(host, probed):
 
 
 def test_probe_changed_nothing(host):
-    # The probe is read-only: nothing got upgraded.
-    out = host.check_output("apt list --upgradable 2>/dev/null")
-    assert "apache2/" in out
+    # The probe and the advisory runs are read-only: every package is as prepare left it.
+    name = host.backend.get_hostname()
+    with open(os.path.join(STATE_DIR, f"packages-before-{name}.txt"), encoding="utf-8") as handle:
+        before = set(handle.read().splitlines())
+    after = set(host.check_output(PACKAGES).splitlines())
+    assert len(before) > 100 and any(line.startswith("apache2 ") for line in before)
+    assert (sorted(before - after), sorted(after - before)) == ([], [])
+    assert "apache2/" in host.check_output("apt list --upgradable 2>/dev/null")
 
 
 def test_wiki_still_answers(host):
-    code = host.check_output(
-        "curl -s -o /dev/null -w '%{http_code}' http://localhost/mediawiki/index.php/Main_Page"
-    )
-    assert code == "200"
+    http_answers(host.backend.get_hostname(), "http://localhost/mediawiki/index.php/Main_Page")
 
 
 # The audit trail of the run, one per customer, one customer per SLA tier.
@@ -179,6 +189,70 @@ def test_each_customer_has_its_documentation_and_report(customer):
     # Debian's MediaWiki 1.39 is past its end of life and its upgrade was refused.
     wiki = [item for item in advice["advice"] if item["product"] == "mediawiki"]
     assert wiki and wiki[0]["state"] == "end_of_life" and wiki[0]["refused"]
+
+
+def _instant(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _security_offers(decisions):
+    """Security updates offered under the SLA, each with the time it was first offered."""
+    first = {}
+    for record in decisions:
+        result = record.get("result")
+        if (
+            record["activity"] in ("updates", "cms")
+            and record["decision"] in ("approved", "advised", "refused")
+            and isinstance(result, dict)
+            and result.get("security") is True
+            and result.get("kind") == "update"
+            and not result.get("outside_sla")
+            and isinstance(record.get("after"), str)
+        ):
+            key = (record["host"], record["activity"], record["item"], record["after"])
+            first.setdefault(key, _instant(record["time"]))
+    return first
+
+
+@pytest.mark.parametrize("customer", sorted(TIERS))
+def test_each_sla_report_s_figures_are_those_of_the_trail(customer):
+    (path,) = glob.glob(os.path.join(REPORTS, customer, "*.json"))
+    with open(path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert (report["customer"], report["tier"]) == (customer, TIERS[customer])
+    records = [json.loads(line) for line in _lines(customer)]
+    # The report names the trail record it was made up to; it is this trail's.
+    head = next(r for r in records if r["seq"] == report["trail"]["seq"])
+    assert head["hash"] == report["trail"]["head"]
+    decisions = [
+        r
+        for r in records
+        if r["seq"] <= head["seq"] and r["kind"] == "decision" and not r["check_mode"]
+    ]
+    assert decisions
+    by_activity = {}
+    for record in decisions:
+        counts = by_activity.setdefault(record["activity"], {})
+        counts[record["decision"]] = counts.get(record["decision"], 0) + 1
+    activities = report["activities"]
+    assert activities["by_activity"] == by_activity
+    for decision in ("applied", "advised", "refused"):
+        expected = sum(r["decision"] == decision for r in decisions)
+        assert activities["counts"][decision] == expected, decision
+    kpi = {row["id"]: row for row in report["kpis"] if "host" not in row}
+    # Nothing was applied in these runs, so no security update was applied, late or not.
+    assert not [r for r in decisions if r["decision"] == "applied"]
+    assert (kpi["security_in_time"]["applied"], kpi["security_in_time"]["in_time"]) == (0, 0)
+    # Every security update the trail offers is pending; past the deadline when first
+    # offered longer than the deadline before the period's end.
+    offers = _security_offers(decisions)
+    assert offers, "the trail offers no security update: the host has pending ones"
+    deadline = datetime.timedelta(hours=report["targets"]["security_update_deadline_hours"])
+    end = _instant(report["period"]["end"])
+    overdue = sum(end - first > deadline for first in offers.values())
+    past = kpi["security_past_deadline"]
+    assert (past["measured"], past["pending_within_deadline"]) == (overdue, len(offers) - overdue)
+    assert past["met"] is (overdue == 0)
 
 
 def test_the_documentation_names_the_host_s_real_versions(host):

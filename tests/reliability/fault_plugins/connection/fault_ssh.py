@@ -6,9 +6,10 @@ counted across the run's worker processes in a shared counter file, so the
 steps inside one action (a deploy's extract, schema step and switch) are
 boundaries as much as the playbook's tasks are. With ``SLA_FAULT_AT=K``:
 
-- ``kill``: at boundary K the whole controller (its process group) is killed
-  with SIGKILL before the command is sent, as a crashed or power-cut
-  controller would stop;
+- ``kill``: at boundary K the worker running the task (its process group:
+  the worker and its ssh clients; ansible-core gives each worker its own
+  session) is killed with SIGKILL before the command is sent, so the host
+  sees its controller vanish mid-run;
 - ``cut``: the command of boundary K is sent, and ``SLA_FAULT_CUT_DELAY``
   seconds later the host's sshd is stopped and its sessions killed; a reply
   that arrived before is dropped as if the cut had come first. Every later
