@@ -22,6 +22,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_register impor
     validate_people,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
     GateError,
@@ -52,7 +53,8 @@ ARGUMENT_SPEC = {
     "only": {"type": "list", "elements": "str", "default": []},
     "force": {"type": "bool", "default": False},
     "site_urls": {"type": "dict", "default": {}},
-    "health_checks": {"type": "list", "elements": "dict", "default": []},
+    # The host modules' own spec: a credential in a check is no_log from the first validation.
+    **HEALTH_CHECK_SPEC,
     "approval": {"type": "dict"},
     "approval_file": {"type": "path"},
     "now": {"type": "str"},
@@ -280,6 +282,8 @@ class ActionModule(ActionBase):
             "db_host": credential["db_host"] or "localhost",
             "secret": secret,
             "health_checks": args["health_checks"],
+            "health_retries": args["health_retries"],
+            "health_delay": args["health_delay"],
         }
         if site:
             module_args["site"] = site
