@@ -34,6 +34,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     callback_settings,
     customer_trail,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import (
     SecretStoreError,
     VaultFileStore,
@@ -100,6 +101,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
