@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from local_project import write_local_project
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -70,23 +70,15 @@ PLAYBOOK = """\
 """
 
 
-def _vault(plaintext, password):
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
-    return VaultLib([("default", VaultSecret(password))]).encrypt(plaintext).decode()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     base = tmp_path_factory.mktemp("masked")
-    (base / "vault-pass").write_text("pass")
-    (base / "group_vars").mkdir()
-    (base / "group_vars" / "all.yml").write_text(
-        f"ansible_connection: local\nansible_python_interpreter: {sys.executable}\n"
-        f"health_pw: !vault |\n{textwrap.indent(_vault(VAULTED, b'pass'), '  ')}\n"
-        f"monitor_token: {NAMED}\n"
+    write_local_project(
+        base,
+        {"health_pw": VAULTED},
+        plain=f"monitor_token: {NAMED}\n",
+        inventory="wiki1 sla_customer=acme sla_tier=pro\n",
     )
-    (base / "inventory.ini").write_text("wiki1 sla_customer=acme sla_tier=pro\n")
     (base / "site.yml").write_text(PLAYBOOK)
     return base
 

@@ -405,8 +405,9 @@ REDUCED = {(p, "success", 4) for p in ORDER} | {
     ("rotate_credentials", "loop", 2),
     ("refresh_staging", "check", 3),
     ("access", "diff", 4),
-} | {
-    # The vaulted cells at the verbosities where a leak showed first: -v0 and -vvvv.
+}
+# The vaulted cells at the verbosities where a leak showed first: -v0 and -vvvv.
+REDUCED |= {
     (playbook, path, verbosity)
     for playbook in ORDER
     for path in ("vaulted", "vaulted-failure")
@@ -785,7 +786,8 @@ class World:
             extra["awx_advice_dir"] = os.path.join(self.dir, "advice")
             argv += ["-e", "@" + self.awx_vault, "--vault-password-file", self.vault_password_file]
         if cell.path.startswith("vaulted"):
-            argv += ["-e", "@" + self.vaulted_vars, "--vault-password-file", self.vault_password_file]
+            argv += ["-e", "@" + self.vaulted_vars]
+            argv += ["--vault-password-file", self.vault_password_file]
         if extra:
             argv += ["-e", json.dumps(extra)]
         if cell.verbosity:
