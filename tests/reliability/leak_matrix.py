@@ -208,6 +208,9 @@ def _vaulted_deploy(version):
     return {
         "sla_hosts": "acme_staging",
         "deploy_version": version,
+        # A release that failed here is otherwise refused before the host is asked; a
+        # release already served is health-checked again, so both paths run the checks.
+        "deploy_retry_failed": True,
         "deploy_site_url": VAULTED_URL + "/site",
         "deploy_health_checks": [
             dict(check, contains='"generator":"MediaWiki') if check["type"] == "http" else check
