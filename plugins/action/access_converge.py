@@ -40,6 +40,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
     run_id,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,
@@ -73,6 +74,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

@@ -15,6 +15,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     AuditError,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 
 # The gate (sla_gate) speaks in verbs about what should happen; the trail
 # records what did happen. Accepting the gate's words saves every role a map.
@@ -50,6 +51,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

@@ -15,6 +15,11 @@ import os
 from ansible.errors import AnsibleError
 from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
+    mask_secrets,
+    shown_url,
+    url_secrets,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import SlaConfigError
@@ -33,6 +38,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     plan_cms,
     validate_catalogue,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,
@@ -71,21 +77,26 @@ def load_catalogue(path, urls, warn):
     for kind, url in sorted(urls.items()):
         if kind not in KINDS:
             raise CmsPlanError(f"catalogue_urls names {kind!r}; expected one of {', '.join(KINDS)}")
+        # A catalogue behind basic auth: open_url sends the URL's credentials, and
+        # warnings and the advice name the URL with its password masked.
+        shown = shown_url(url)
         try:
             answer = json.loads(open_url(url, timeout=_URL_TIMEOUT).read())
-            product = answer if isinstance(answer, dict) else from_endoflife(kind, answer, url)
+            product = answer if isinstance(answer, dict) else from_endoflife(kind, answer, shown)
             # endoflife.date publishes no support policy; the migration advice still needs it.
             product.setdefault("policy", document["products"].get(kind, {}).get("policy", ""))
             refreshed = dict(document, products=dict(document["products"], **{kind: product}))
-            validate_catalogue(refreshed, f"catalogue from {url}")
+            validate_catalogue(refreshed, f"catalogue from {shown}")
         except (OSError, http.client.HTTPException, ValueError, CmsPlanError) as exc:
+            problem = mask_secrets(str(exc), url_secrets(url))
             warn(
-                f"release catalogue for {kind} not refreshed from {url}: {exc}; shipped dates used"
+                f"release catalogue for {kind} not refreshed from {shown}: {problem}; "
+                "shipped dates used"
             )
             continue
         document = refreshed
         document["as_of"] = datetime.date.today().isoformat()
-        origins.append(url)
+        origins.append(shown)
     return validate_catalogue(document, " + ".join(origins))
 
 
@@ -95,6 +106,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

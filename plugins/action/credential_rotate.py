@@ -22,6 +22,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_register impor
     validate_people,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
     GateError,
@@ -33,6 +34,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     callback_settings,
     customer_trail,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import (
     SecretStoreError,
     VaultFileStore,
@@ -52,7 +54,8 @@ ARGUMENT_SPEC = {
     "only": {"type": "list", "elements": "str", "default": []},
     "force": {"type": "bool", "default": False},
     "site_urls": {"type": "dict", "default": {}},
-    "health_checks": {"type": "list", "elements": "dict", "default": []},
+    # The host modules' own spec: a credential in a check is no_log from the first validation.
+    **HEALTH_CHECK_SPEC,
     "approval": {"type": "dict"},
     "approval_file": {"type": "path"},
     "now": {"type": "str"},
@@ -98,6 +101,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
@@ -280,6 +284,8 @@ class ActionModule(ActionBase):
             "db_host": credential["db_host"] or "localhost",
             "secret": secret,
             "health_checks": args["health_checks"],
+            "health_retries": args["health_retries"],
+            "health_delay": args["health_delay"],
         }
         if site:
             module_args["site"] = site

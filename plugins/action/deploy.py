@@ -10,6 +10,7 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.module_utils.site_deploy import (
     validate_deploy_params,
 )
@@ -27,6 +28,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
     pack_directory,
     staging_passes,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,
@@ -45,7 +47,8 @@ ARGUMENT_SPEC = {
     "database": {"type": "str"},
     "keep_releases": {"type": "int", "default": 3},
     "retry_failed": {"type": "bool", "default": False},
-    "health_checks": {"type": "list", "elements": "dict", "default": []},
+    # The host modules' own spec: a credential in a check is no_log from the first validation.
+    **HEALTH_CHECK_SPEC,
     "override": {"type": "dict"},
     "sla": {"type": "dict", "required": True},
     "approval": {"type": "dict"},
@@ -64,6 +67,8 @@ _HOST_OPTIONS = (
     "keep_releases",
     "retry_failed",
     "health_checks",
+    "health_retries",
+    "health_delay",
 )
 
 
@@ -79,6 +84,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

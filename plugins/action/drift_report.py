@@ -16,6 +16,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.drift_report import (
     drift_json,
     drift_markdown,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 
 ARGUMENT_SPEC = {
     "hosts": {"type": "list", "elements": "dict", "required": True},
@@ -29,6 +30,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

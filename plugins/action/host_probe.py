@@ -16,6 +16,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.executor.interpreter_discovery import discover_interpreter
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import PROBE_ARGUMENT_SPEC
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.probe_program import probe_program
 
 _DISCOVERY_MODES = ("auto", "auto_legacy", "auto_silent", "auto_legacy_silent")
@@ -26,6 +27,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

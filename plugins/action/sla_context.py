@@ -36,6 +36,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     CmsPlanError,
     validate_sources,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,
@@ -58,6 +59,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _VALID_ARGS = frozenset({"roles"})
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp

@@ -30,6 +30,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     DEFAULT_LANGUAGE,
     EXTENSIONS,
@@ -69,6 +70,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

@@ -36,6 +36,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     CmsPlanError,
     validate_catalogue,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     DEFAULT_HORIZON_DAYS,
     DEFAULT_LANGUAGE,
@@ -124,6 +125,7 @@ class ActionModule(ActionBase):
             )
         return hosts
 
+    @masks_known_secrets
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)

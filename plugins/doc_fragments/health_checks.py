@@ -24,7 +24,23 @@ options:
       url:
         description:
           - URL to fetch, with a 10 second timeout. Required for V(http).
+          - C(user:password@) in it is sent as HTTP basic auth, and the password is masked
+            (C(user:***@host)) wherever the URL is shown. Percent-encode a password's C(/),
+            C(?), C(#) and C(@); better, keep it in O(health_checks[].url_password).
         type: str
+      url_username:
+        description:
+          - User name for HTTP basic auth; overrides one given in O(health_checks[].url).
+        type: str
+      url_password:
+        description:
+          - Password for HTTP basic auth; never shown in output or logs.
+        type: str
+      headers:
+        description:
+          - Extra request headers, for example an API token. Their values are never shown
+            in output or logs.
+        type: dict
       expect_status:
         description:
           - HTTP status the URL must return.
@@ -42,6 +58,15 @@ options:
       database:
         description:
           - Database to run the query in.
+        type: str
+      login_user:
+        description:
+          - Database user the query runs as, instead of root through the unix socket.
+        type: str
+      login_password:
+        description:
+          - Password of O(health_checks[].login_user); handed to the client in an option
+            file readable by root only, never on its command line or in output.
         type: str
       query:
         description:

@@ -40,10 +40,13 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     first_existing,
     http_get,
     local_db_server,
+    mask_secrets,
     restore_from_gzip,
     shown_url,
     socket_args,
     tail,
+    url_request,
+    url_secrets,
 )
 
 READ_ONLY_BEGIN = "# twovalue.sla maintenance: read-only begin"
@@ -465,11 +468,15 @@ class ReleaseSwitch:
         else:
             archive = os.path.join(run_dir, os.path.basename(p["url"].split("?")[0]) or "release")
             try:
-                with self._opener(p["url"], timeout=60) as answer, open(archive, "wb") as out:
+                with (
+                    self._opener(url_request(p["url"]), timeout=60) as answer,
+                    open(archive, "wb") as out,
+                ):
                     shutil.copyfileobj(answer, out, _CHUNK)
             except OSError as exc:
+                problem = mask_secrets(str(exc), url_secrets(p["url"]))
                 raise ReleaseError(
-                    f"downloading {shown_url(p['url'])} failed, nothing changed: {exc}"
+                    f"downloading {shown_url(p['url'])} failed, nothing changed: {problem}"
                 ) from None
         actual = sha256_of(archive)
         if actual != p["sha256"].lower():

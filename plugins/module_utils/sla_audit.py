@@ -219,6 +219,24 @@ class Redactor:
             return self._inline.sub(REDACTED, text)
         return text
 
+    def mask_strings(self, value, _depth: int = 0):
+        """``value`` with every secret masked inside its strings; keys, types and shape kept.
+
+        For results that later tasks read: unlike a record, nothing is dropped
+        for its key's name or turned into JSON types.
+        """
+        if isinstance(value, str):
+            return self.redact_text(value)
+        if _depth > 64:
+            return value
+        if isinstance(value, dict):
+            return {key: self.mask_strings(item, _depth + 1) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.mask_strings(item, _depth + 1) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.mask_strings(item, _depth + 1) for item in value)
+        return value
+
     def __call__(self, value, _depth: int = 0):
         if _depth > 64:
             return REDACTED  # a structure this deep is not a summary; refuse to guess

@@ -245,7 +245,10 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     ApplyError,
     AptApply,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
+    HEALTH_CHECK_SPEC,
+    protect_url_credentials,
+)
 
 _PACKAGE_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -276,6 +279,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    protect_url_credentials(module)
     applier = AptApply(module.run_command, check_mode=module.check_mode)
     try:
         result = applier.apply(module.params)

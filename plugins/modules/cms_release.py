@@ -168,7 +168,10 @@ from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
     run_id_errors,
     validate_params,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
+    HEALTH_CHECK_SPEC,
+    protect_url_credentials,
+)
 
 
 def main():
@@ -202,6 +205,7 @@ def main():
         ],
         supports_check_mode=True,
     )
+    protect_url_credentials(module)
     params = module.params
     switch = ReleaseSwitch(module.run_command, check_mode=module.check_mode)
     try:

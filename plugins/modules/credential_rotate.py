@@ -22,6 +22,7 @@ author:
   - twovalue
 extends_documentation_fragment:
   - twovalue.sla.sla_decision
+  - twovalue.sla.health_checks
 options:
   people:
     description: The register's people (as for M(twovalue.sla.access_converge)).
@@ -53,11 +54,6 @@ options:
     description: Per site root, the site's base URL as reached from the host.
     type: dict
     default: {}
-  health_checks:
-    description: More checks (as for M(twovalue.sla.cms_release)) that must pass with the new password.
-    type: list
-    elements: dict
-    default: []
 attributes:
   check_mode:
     support: full

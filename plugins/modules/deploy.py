@@ -22,6 +22,7 @@ author:
   - twovalue
 extends_documentation_fragment:
   - twovalue.sla.sla_decision
+  - twovalue.sla.health_checks
 options:
   artifact:
     description: The release on the controller, a C(.tar.gz) holding one top directory or a directory.
@@ -69,11 +70,6 @@ options:
     description: Deploy a release that failed on this site before.
     type: bool
     default: false
-  health_checks:
-    description: More checks (as for M(twovalue.sla.deploy_release)) the release must pass.
-    type: list
-    elements: dict
-    default: []
   override:
     description:
       - Promote to production without a staging pass; C(reason) is required and recorded.

@@ -144,7 +144,10 @@ from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
     ReleaseError,
     run_id_errors,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
+    HEALTH_CHECK_SPEC,
+    protect_url_credentials,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.site_deploy import (
     SiteDeploy,
     validate_deploy_params,
@@ -175,6 +178,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    protect_url_credentials(module)
     params = module.params
     errors = validate_deploy_params(params) + run_id_errors(params)
     if errors:

@@ -73,6 +73,7 @@ steps:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import run_id_errors
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import protect_url_credentials
 from ansible_collections.twovalue.sla.plugins.module_utils.staging_refresh import (
     Refresh,
     RefreshError,
@@ -92,6 +93,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    protect_url_credentials(module)
     errors = run_id_errors(module.params)
     if errors:
         module.fail_json(msg="; ".join(errors))

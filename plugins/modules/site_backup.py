@@ -80,6 +80,7 @@ steps:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import protect_url_credentials
 from ansible_collections.twovalue.sla.plugins.module_utils.site_backup import (
     BackupError,
     SiteBackup,
@@ -98,6 +99,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    protect_url_credentials(module)
     p = module.params
     if p["retention_days"] < 1 or p["max_age_hours"] < 0:
         module.fail_json(msg="retention_days must be 1 or more and max_age_hours 0 or more")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import mask_document
+
 
 def advice_paths(advice_dir, customer, host, activity, has_advice):
     """The host's advice files for an activity; stale ones are removed when nothing is advised.
@@ -22,7 +24,11 @@ def advice_paths(advice_dir, customer, host, activity, has_advice):
 
 
 def write_text(path, text):
-    """Replace ``path`` atomically: a reader never sees half an advice document."""
+    """Replace ``path`` atomically: a reader never sees half an advice document.
+
+    Whatever secret the running action knows is masked first.
+    """
+    text = mask_document(text)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
@@ -34,6 +40,6 @@ def holds(path, text):
     """Whether ``path`` already holds exactly ``text``: an unchanged document is not rewritten."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.read() == text
+            return handle.read() == mask_document(text)
     except OSError:
         return False

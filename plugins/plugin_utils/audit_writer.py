@@ -61,6 +61,24 @@ def customer_trail(task_vars, render, customer, audit_dir=None, settings=None, r
     )
 
 
+def known_secret_values(task_vars, render, settings=None):
+    """The secrets a task's output must never show, and the variable names that mark them.
+
+    Vault-encrypted values among the task's variables, the values of the
+    variables named in SLA_AUDIT_SECRET_VARS (the callback's secret_var_names)
+    and the audit store's own credentials: what the trail's redactor knows.
+    """
+    settings = settings if settings is not None else callback_settings()
+    names = list(settings.get("secret_var_names") or ())
+    values = collect_secret_values(task_vars, [*names, *SECRET_STORE_VARIABLES], render)
+    return values, names
+
+
+def known_secrets_redactor(task_vars, render, settings=None):
+    values, names = known_secret_values(task_vars, render, settings)
+    return Redactor(values, names)
+
+
 def run_id():
     # The callback sets it at start; without the callback one id per process
     # still groups the records of this run.
@@ -72,9 +90,7 @@ class DecisionWriter:
 
     def __init__(self, task_vars, render, customer=None, tier=None, audit_dir=None):
         settings = callback_settings()
-        secrets = collect_secret_values(
-            task_vars, [*settings["secret_var_names"], *SECRET_STORE_VARIABLES], render
-        )
+        secrets, _names = known_secret_values(task_vars, render, settings)
         self.customer = customer or _plain(task_vars.get("sla_customer"), render)
         self.tier = tier or _plain(task_vars.get("sla_tier"), render)
         self.host = task_vars.get("inventory_hostname")

@@ -11,9 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from local_project import write_local_project
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -54,12 +54,6 @@ PLAYBOOK = """\
       ansible.builtin.debug:
         msg: healthy
 """
-
-
-def _vault(plaintext, password):
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
-    return VaultLib([("default", VaultSecret(password))]).encrypt(plaintext).decode()
 
 
 def _env(base, **extra):
@@ -103,13 +97,9 @@ def _verify(path, *args):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
-    (base / "vault-pass").write_text("pass")
-    (base / "group_vars").mkdir()
-    (base / "group_vars" / "all.yml").write_text(
-        f"ansible_connection: local\nansible_python_interpreter: {sys.executable}\n"
-        f"db_password: !vault |\n{textwrap.indent(_vault(VAULTED, b'pass'), '  ')}\n"
+    write_local_project(
+        base, {"db_password": VAULTED}, inventory="wiki1 sla_customer=acme sla_tier=medium\n"
     )
-    (base / "inventory.ini").write_text("wiki1 sla_customer=acme sla_tier=medium\n")
     (base / "site.yml").write_text(PLAYBOOK)
     completed = _playbook(
         base,

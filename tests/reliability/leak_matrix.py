@@ -59,13 +59,14 @@ IMAGE = "localhost/twovalue-sla/lamp:current"
 PREFIX = "twovalue-sla-leak-"
 NETWORK = "twovalue-sla-leak"
 HEAVY_LOCK = "/tmp/twovalue-heavy.lock"
+SOURCES = "/etc/apt/sources.list.d/debian.sources"
 PRODUCTION = PREFIX + "production"
 STAGING = PREFIX + "staging"
 HOSTS = (PRODUCTION, STAGING)
 # In the inventory, never started: the failure path of the host playbooks reaches for it.
 GONE = PREFIX + "gone"
 VERBOSITIES = (0, 1, 2, 3, 4)
-PATHS = ("success", "failure", "loop", "check", "diff")
+PATHS = ("success", "failure", "loop", "check", "diff", "vaulted", "vaulted-failure")
 # Monday 06:30 in Amsterdam: inside Pro's window.
 NOW = "2026-11-30T06:30:00+01:00"
 # Fixed in molecule/deploy/prepare-site.sh (the production-only person's wiki password).
@@ -91,6 +92,7 @@ def make_secrets() -> dict[str, str]:
         "approval-token",
         "db-admin-password",
         "awx-controller-password",
+        "health-password",
     )
     planted = {n: f"LEAKCANARY-{n}-{_random.token_hex(6)}/{_random.token_hex(2)}+q" for n in names}
     planted["person-wiki-password"] = PERSON_PASSWORD
@@ -105,6 +107,8 @@ def forms(value: str) -> dict[str, str]:
     found["json-slash"] = escaped.replace("/", "\\/")
     found["url"] = urllib.parse.quote(value, safe="")
     found["url-plus"] = urllib.parse.quote_plus(value)
+    # What a URL parser quotes of an unencoded password in a URL: the part before its '/'.
+    found["head"] = value.partition("/")[0]
     raw = value.encode()
     for shift in range(3):
         # The secret inside a longer base64 text: encode it behind 0, 1 or 2 bytes and keep
@@ -154,6 +158,70 @@ class Cell:
 
 FAILING_HEALTH = [{"type": "http", "url": "http://localhost/sla-leak-injected-failure"}]
 
+# The vaulted cells: `leak_health_pw` is an inline-vaulted variable (in a file passed as
+# `-e @file`) that reaches every credential option of a health check, and URL options, only
+# through templates. The URL keeps the password unencoded, as a template fills it in.
+VAULTED_PW = "{{ leak_health_pw }}"
+VAULTED_URL = "http://monitor:" + VAULTED_PW + "@localhost"
+
+
+def _vaulted_checks(path, failing=False):
+    checks = [
+        {"type": "http", "url": VAULTED_URL + path},
+        {
+            "type": "http",
+            "url": "http://localhost" + path,
+            "url_username": "monitor",
+            "url_password": VAULTED_PW,
+            "headers": {"X-Monitor-Token": VAULTED_PW},
+        },
+        # The `health` database user is made by World.prepare with this password.
+        {
+            "type": "sql",
+            "query": "SELECT 1",
+            "database": "wikidb",
+            "login_user": "health",
+            "login_password": VAULTED_PW,
+            "expect": "1",
+        },
+    ]
+    if failing:
+        checks.append({"type": "http", "url": VAULTED_URL + "/sla-leak-injected-failure"})
+    return checks
+
+
+def _vaulted_maintenance(failing):
+    return {
+        "sla_hosts": "acme_production",
+        "updates_health_checks": _vaulted_checks("/mediawiki/index.php/Main_Page", failing),
+        "updates_health_retries": 1,
+    }
+
+
+def _vaulted_rotation(failing):
+    return {
+        "sla_hosts": "acme_production",
+        "access_rotate_force": True,
+        "access_rotate_only": ["db_user/wikiuser@localhost"],
+        "access_site_urls": {"/usr/share/mediawiki": VAULTED_URL + "/mediawiki"},
+        "access_rotation_health_checks": _vaulted_checks("/mediawiki/index.php/Main_Page", failing),
+    }
+
+
+def _vaulted_deploy(version):
+    return {
+        "sla_hosts": "acme_staging",
+        "deploy_version": version,
+        # A release that failed here is otherwise refused before the host is asked; a
+        # release already served is health-checked again, so both paths run the checks.
+        "deploy_retry_failed": True,
+        "deploy_site_url": VAULTED_URL + "/site",
+        "deploy_health_checks": [
+            dict(check, contains='"generator":"MediaWiki') if check["type"] == "http" else check
+            for check in _vaulted_checks("/site/api.php?action=query&meta=siteinfo&format=json")
+        ],
+    }
+
 
 def _host_playbook(**extra):
     """The paths of a playbook run on acme's hosts; the failure adds `gone`, which does not exist."""
@@ -170,10 +238,21 @@ def _host_playbook(**extra):
 # The host playbooks' failure path adds GONE, a host that does not exist: the run goes
 # through on the real hosts and fails on that one.
 DESIGN = {
-    "maintenance": _host_playbook(),
+    "maintenance": dict(
+        _host_playbook(),
+        # Pending security updates are switched on for these cells (setup "pending-updates"),
+        # so apt_apply runs its health checks before it would install. --check keeps them
+        # pending for the next cell; the failing check stops the update before any change.
+        vaulted=(["--check"], _vaulted_maintenance(failing=False), True),
+        **{"vaulted-failure": ([], _vaulted_maintenance(failing=True), False)},
+    ),
     "access": _host_playbook(),
     "offboard": _host_playbook(person="dave"),
     "rotate_credentials": {
+        # wikiuser: its rotation runs the site's checks. The failure's extra check fails
+        # and the old password is put back.
+        "vaulted": ([], _vaulted_rotation(failing=False), True),
+        "vaulted-failure": ([], _vaulted_rotation(failing=True), False),
         "success": (
             [],
             {
@@ -230,6 +309,9 @@ DESIGN = {
         "failure": ([], {"sla_hosts": "acme_staging", "deploy_version": "3.0"}, False),
         "check": (["--check"], {"sla_hosts": "acme_staging", "deploy_version": "2.0"}, True),
         "diff": (["--diff"], {"sla_hosts": "acme_staging", "deploy_version": "1.0"}, True),
+        "vaulted": ([], _vaulted_deploy("1.0"), True),
+        # 3.0 has no api.php: the templated checks fail and the deploy rolls back.
+        "vaulted-failure": ([], _vaulted_deploy("3.0"), False),
     },
     "refresh_staging": {
         "success": ([], {"sla_hosts": "acme_staging", "staging_source": PRODUCTION}, True),
@@ -331,7 +413,30 @@ REDUCED = {(p, "success", 4) for p in ORDER} | {
     ("refresh_staging", "check", 3),
     ("access", "diff", 4),
 }
-RUNNER_CELL = ("rotate_credentials", "success", 4)
+# The vaulted cells at the verbosities where a leak showed first: -v0 and -vvvv.
+REDUCED |= {
+    (playbook, path, verbosity)
+    for playbook in ORDER
+    for path in ("vaulted", "vaulted-failure")
+    if path in DESIGN[playbook]
+    for verbosity in (0, 4)
+}
+# Run through ansible-runner as well, its artifacts searched too.
+RUNNER_CELLS = (
+    ("rotate_credentials", "success", 4),
+    ("maintenance", "vaulted", 4),
+    ("maintenance", "vaulted-failure", 0),
+)
+
+
+def _cell(playbook, path, verbosity, runner=False):
+    args, extra, ok = DESIGN[playbook][path]
+    if playbook == "awx_configure":
+        extra = dict(AWX_EXTRA, **extra)
+    setup = "tamper" if extra.get("verify_audit_dir") == "{tampered}" else ""
+    if playbook == "maintenance" and path.startswith("vaulted"):
+        setup = "pending-updates"
+    return Cell(playbook, path, verbosity, list(args), dict(extra), ok, setup, runner=runner)
 
 
 def matrix() -> list[Cell]:
@@ -341,17 +446,11 @@ def matrix() -> list[Cell]:
     for verbosity in (4, 0, 3, 2, 1):
         for playbook in ORDER:
             for path in PATHS:
-                if path not in DESIGN[playbook]:
-                    continue
-                args, extra, ok = DESIGN[playbook][path]
-                if playbook == "awx_configure":
-                    extra = dict(AWX_EXTRA, **extra)
-                setup = "tamper" if extra.get("verify_audit_dir") == "{tampered}" else ""
-                cells.append(Cell(playbook, path, verbosity, list(args), dict(extra), ok, setup))
-        if verbosity == RUNNER_CELL[2]:
-            playbook, path, _ = RUNNER_CELL
-            args, extra, ok = DESIGN[playbook][path]
-            cells.append(Cell(playbook, path, verbosity, list(args), dict(extra), ok, runner=True))
+                if path in DESIGN[playbook]:
+                    cells.append(_cell(playbook, path, verbosity))
+        for playbook, path, runner_verbosity in RUNNER_CELLS:
+            if runner_verbosity == verbosity:
+                cells.append(_cell(playbook, path, verbosity, runner=True))
     return cells
 
 
@@ -493,6 +592,15 @@ class World:
             podman("exec", *env_args, name, "bash", "/root/prepare-host.sh")
             podman("exec", name, "bash", "/root/prepare-site.sh", p["wikidb-password"], environment)
             podman("exec", name, "rm", *(f"/root/{os.path.basename(script)}" for script in scripts))
+            # The vaulted cells' SQL health check logs in as `health`; the statement goes on
+            # stdin, so the password is in no process list.
+            podman(
+                "exec", "-i", name, "mariadb",
+                input=(
+                    "CREATE USER IF NOT EXISTS 'health'@'localhost' IDENTIFIED BY "
+                    f"'{p['health-password']}'; GRANT SELECT ON wikidb.* TO 'health'@'localhost';"
+                ),
+            )  # fmt: skip
             syslog = podman("exec", name, "test", "-s", "/var/log/syslog", check=False)
             self.syslog[name] = syslog.returncode == 0
 
@@ -513,6 +621,7 @@ class World:
             for job in jobs:
                 job.result()
         self.write_inventory()
+        self.write_vaulted_vars()
         self.awx_vault = os.path.join(self.dir, "awx-vault.yml")
         with open(self.awx_vault, "w", encoding="utf-8") as handle:
             yaml.safe_dump({"awx_controller_password": p["awx-controller-password"]}, handle)
@@ -523,6 +632,32 @@ class World:
             ],
             check=True, capture_output=True,
         )  # fmt: skip
+
+    def write_vaulted_vars(self):
+        """`leak_health_pw` inline-vaulted, as a customer's vault file holds it: the secret
+        goes to ansible-vault on stdin, never on a command line."""
+        encrypted = subprocess.run(
+            [
+                os.path.join(os.path.dirname(sys.executable), "ansible-vault"), "encrypt_string",
+                "--vault-password-file", self.vault_password_file,
+                "--stdin-name", "leak_health_pw",
+            ],
+            input=self.planted["health-password"], capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        self.vaulted_vars = os.path.join(self.dir, "vaulted-vars.yml")
+        with open(self.vaulted_vars, "w", encoding="utf-8") as handle:
+            handle.write(encrypted.stdout)
+
+    def pending_updates(self, on):
+        """Switch Debian 12's updates and security suites on production on (as
+        scripts/demo-fleet.sh does), or back off, and refresh its package lists."""
+        saved = SOURCES + ".leak-matrix"
+        if on:
+            podman("exec", PRODUCTION, "cp", SOURCES, saved)
+            podman("exec", PRODUCTION, "sed", "-i", "/^Enabled: no$/d", SOURCES)
+        else:
+            podman("exec", PRODUCTION, "mv", saved, SOURCES)
+        podman("exec", PRODUCTION, "apt-get", "update", "-qq", timeout=600)
 
     def write_inventory(self):
         p = self.planted
@@ -655,6 +790,9 @@ class World:
             # As docs/awx.md has it: the controller's password from an ansible-vault file.
             extra["awx_advice_dir"] = os.path.join(self.dir, "advice")
             argv += ["-e", "@" + self.awx_vault, "--vault-password-file", self.vault_password_file]
+        if cell.path.startswith("vaulted"):
+            argv += ["-e", "@" + self.vaulted_vars]
+            argv += ["--vault-password-file", self.vault_password_file]
         if extra:
             argv += ["-e", json.dumps(extra)]
         if cell.verbosity:
@@ -669,7 +807,10 @@ class World:
         log_path = os.path.join(runs, "ansible.log")
         outputs: dict[str, str] = {}
         problems = []
-        with heavy_lock(take_lock):
+        with heavy_lock(take_lock), contextlib.ExitStack() as pending:
+            if cell.setup == "pending-updates":
+                self.pending_updates(True)
+                pending.callback(self.pending_updates, False)
             started = time.time()
             with contextlib.ExitStack() as stack:
                 samplers = [

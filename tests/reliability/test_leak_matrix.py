@@ -86,3 +86,50 @@ def test_every_encoded_form_of_a_secret_is_found():
 def test_every_playbook_of_the_collection_is_in_the_matrix():
     on_disk = {path.stem for path in (pathlib.Path(leak_matrix.ROOT) / "playbooks").glob("*.yml")}
     assert on_disk == set(leak_matrix.ORDER) == set(leak_matrix.DESIGN)
+
+
+def _templated_options(value, path=""):
+    """(option path, value) of every string in an option tree that templates the vault."""
+    if isinstance(value, dict):
+        return [o for k, v in value.items() for o in _templated_options(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [o for item in value for o in _templated_options(item, f"{path}[]")]
+    return [(path, value)] if isinstance(value, str) and leak_matrix.VAULTED_PW in value else []
+
+
+@pytest.mark.reduced
+@pytest.mark.full
+def test_the_vaulted_cells_reach_every_credential_option_only_through_a_template():
+    from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+
+    options = HEALTH_CHECK_SPEC["health_checks"]["options"]
+    credential_options = {name for name, spec in options.items() if spec.get("no_log")} | {"url"}
+    for playbook in ("maintenance", "deploy", "rotate_credentials"):
+        for path in ("vaulted", "vaulted-failure"):
+            _args, extra, expect_ok = leak_matrix.DESIGN[playbook][path]
+            assert expect_ok is (path == "vaulted")
+            reached = {
+                name
+                for option, _ in _templated_options(extra)
+                for name in option.replace("[]", "").split(".")
+            }
+            assert credential_options <= reached, (playbook, path, credential_options - reached)
+            # The value itself is never in the cell: only the vaulted variable's name.
+            assert "LEAKCANARY" not in json.dumps(extra)
+            for verbosity in (0, 4):
+                assert leak_matrix.reduced(leak_matrix.Cell(playbook, path, verbosity))
+    cells = {c.id for c in leak_matrix.matrix()}
+    assert {f"maintenance-vaulted-v{v}" for v in leak_matrix.VERBOSITIES} <= cells
+    assert {"maintenance-vaulted-v4-runner", "maintenance-vaulted-failure-v0-runner"} <= cells
+    # A URL option carries the password as well: the site URLs of deploys and rotations.
+    assert leak_matrix.VAULTED_URL in leak_matrix.DESIGN["deploy"]["vaulted"][1]["deploy_site_url"]
+
+
+@pytest.mark.reduced
+@pytest.mark.full
+def test_the_part_of_a_secret_a_url_parser_quotes_is_found():
+    planted = leak_matrix.make_secrets()
+    value = planted["health-password"]
+    head = value.partition("/")[0]
+    text = f"nonnumeric port: '{head}'"
+    assert leak_matrix.search(text, planted) == [("health-password", "head")]

@@ -270,6 +270,22 @@ def test_an_unreadable_catalogue_url_is_a_warning_and_the_plan_is_made(
     assert [t["to"] for t in plan["apply"]] == ["1.39.18"]
 
 
+def test_a_catalogue_url_with_credentials_is_shown_masked(tmp_path, audit_dir, monkeypatch):
+    url = "https://agency:PLANTED-catalogue-pw@catalogue.example/mediawiki.json"
+
+    def refused(opened_url, **kwargs):
+        raise OSError(f"401 for {opened_url}")
+
+    monkeypatch.setattr(cms_plan_action, "open_url", refused)
+    result = _run(tmp_path, [_wiki()], catalogue_urls={"mediawiki": url})
+    assert result["warnings"] == [
+        "release catalogue for mediawiki not refreshed from "
+        "https://agency:***@catalogue.example/mediawiki.json: 401 for "
+        "https://agency:********@catalogue.example/mediawiki.json; shipped dates used"
+    ]
+    assert "PLANTED-catalogue-pw" not in str(result)
+
+
 def test_a_catalogue_answer_cut_short_is_a_warning(tmp_path, audit_dir, monkeypatch):
     class CutShort:
         def read(self):

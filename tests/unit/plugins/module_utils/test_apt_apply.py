@@ -192,7 +192,7 @@ def _applier(fake, paths, http=None, check_mode=False, clock=None):
         fake,
         check_mode=check_mode,
         paths=paths,
-        http=http or (lambda url, follow, timeout: (200, "MediaWiki")),
+        http=http or (lambda url, follow, timeout, headers=None: (200, "MediaWiki")),
         sleep=clock.sleep,
         clock=clock,
         now=lambda: 1_750_000_000,
@@ -215,7 +215,7 @@ class _Recorder:
 def _down_after_update(fake):
     """An HTTP answer that is healthy until apache2 moved to its planned version."""
     updated = _PLAN[0]["version"]
-    return lambda url, follow, timeout: (
+    return lambda url, follow, timeout, headers=None: (
         (500, "") if fake.installed["apache2"] == updated else (200, "MediaWiki")
     )
 
@@ -581,7 +581,9 @@ def test_health_failure_rolls_back_and_says_so(host):
     # Healthy before the update, down after it, healthy again after the rollback.
     answers = iter([(200, "MediaWiki")] + [(503, "down")] * 3 + [(200, "MediaWiki")])
     clock = Clock()
-    applier = _applier(fake, paths, http=lambda url, follow, timeout: next(answers), clock=clock)
+    applier = _applier(
+        fake, paths, http=lambda url, follow, timeout, headers=None: next(answers), clock=clock
+    )
     with pytest.raises(ApplyError) as excinfo:
         applier.apply(
             _params(tmp_path, health_checks=[_HTTP_CHECK], health_retries=3, health_delay=4)
@@ -785,7 +787,7 @@ def test_systemd_itself_is_reexecuted_not_restarted(host):
 def test_an_unhealthy_site_is_not_updated(host):
     fake, paths, tmp_path = host
     with pytest.raises(ApplyError) as excinfo:
-        _applier(fake, paths, http=lambda url, follow, timeout: (502, "")).apply(
+        _applier(fake, paths, http=lambda url, follow, timeout, headers=None: (502, "")).apply(
             _params(tmp_path, health_checks=[_HTTP_CHECK], health_retries=2)
         )
     assert excinfo.value.msg.startswith(

@@ -234,7 +234,7 @@ class FakeSite:
             raise AssertionError(f"unexpected process {argv}")
         return subprocess.Popen([sys.executable, "-c", script], **kwargs)
 
-    def http(self, url, follow_redirects, timeout):
+    def http(self, url, follow_redirects, timeout, headers=None):
         self.asked.append((url, follow_redirects))
         # The site answers from whatever code `current` resolves to now.
         release = os.path.realpath(self.root / "current")
@@ -503,7 +503,8 @@ def test_a_failed_download_names_no_credentials_and_changes_nothing(wiki, tmp_pa
     with pytest.raises(ReleaseError) as excinfo:
         _switch(fake, tmp_path, opener=opener).switch(params)
     assert excinfo.value.msg.startswith(
-        "downloading https://mirror.example/mediawiki-1.39.18.tar.gz failed, nothing changed"
+        "downloading https://mirror:***@mirror.example/mediawiki-1.39.18.tar.gz failed, "
+        "nothing changed"
     )
     assert "PLANTED-pw" not in excinfo.value.msg
     _assert_site_untouched(fake, tmp_path)

@@ -51,7 +51,7 @@ class Host:
             return done.returncode, done.stdout, done.stderr
         return 0, "", ""
 
-    def http(self, url, follow_redirects, timeout):
+    def http(self, url, follow_redirects, timeout, headers=None):
         relative = url.split("/site/", 1)[1]
         path = os.path.join(self.root, "current", relative)
         if not os.path.exists(path):

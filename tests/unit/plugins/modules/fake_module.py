@@ -26,6 +26,7 @@ class FakeModule:
         self.params = dict(type(self).params)
         self.check_mode = type(self).check_mode
         self.warnings = []
+        self.no_log_values = set()
         FakeModule.instances.append(self)
 
     def run_command(self, argv, **kwargs):  # pragma: no cover - never reached
@@ -66,12 +67,16 @@ def documented_spec(documentation):
     return _spec_from_doc(options)
 
 
-def without_required_if(spec):
+# Argument spec keys that module documentation does not repeat.
+_UNDOCUMENTED_KEYS = ("required_if", "no_log")
+
+
+def without_undocumented_keys(spec):
     return {
         name: {
-            k: (without_required_if(v) if k == "options" else v)
+            k: (without_undocumented_keys(v) if k == "options" else v)
             for k, v in entry.items()
-            if k != "required_if"
+            if k not in _UNDOCUMENTED_KEYS
         }
         for name, entry in spec.items()
     }
