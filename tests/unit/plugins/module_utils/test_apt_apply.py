@@ -869,7 +869,7 @@ def test_rollback_reinstalls_the_old_versions_then_purges_the_new_package(kernel
     fake, paths, tmp_path = kernel_host
     before = dict(fake.installed)
     answers = iter([(200, "MediaWiki"), (503, "down"), (200, "MediaWiki")])
-    applier = _applier(fake, paths, http=lambda url, follow, timeout: next(answers))
+    applier = _applier(fake, paths, http=lambda url, follow, timeout, headers=None: next(answers))
     with pytest.raises(ApplyError) as excinfo:
         applier.apply(
             _params(tmp_path, packages=_KERNEL_PLAN, health_checks=[_HTTP_CHECK], health_retries=1)
@@ -905,7 +905,7 @@ def test_a_failed_purge_asks_for_manual_repair(kernel_host):
             )
         return fake(argv, **kwargs)
 
-    applier = _applier(_Recorder(fake, run), paths, http=lambda *a: next(answers))
+    applier = _applier(_Recorder(fake, run), paths, http=lambda *a, **kw: next(answers))
     with pytest.raises(ApplyError) as excinfo:
         applier.apply(
             _params(tmp_path, packages=_KERNEL_PLAN, health_checks=[_HTTP_CHECK], health_retries=1)
