@@ -35,7 +35,7 @@ def _import_audit():
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(_ROOT, link)
     sys.path.insert(0, _COLLECTIONS)
-    from ansible_collections.twovalue.sla.plugins.module_utils import sla_audit
+    from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_audit
 
     return sla_audit
 

@@ -14,15 +14,6 @@ import re
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.access_register import (
-    RegisterError,
-    grants_change_set,
-    host_access,
-    validate_grants,
-    validate_people,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.access_plan import (
     REVOCATION_REASON,
     advice_json,
@@ -31,6 +22,13 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.access_plan import (
     grant_policy,
     has_advice,
     is_grant,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
+    RegisterError,
+    grants_change_set,
+    host_access,
+    validate_grants,
+    validate_people,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
@@ -41,6 +39,8 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     run_id,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,

@@ -20,10 +20,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     shown_url,
     url_secrets,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import SlaConfigError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import VersionError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
     write_text,
@@ -39,6 +35,10 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     validate_catalogue,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import SlaConfigError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import VersionError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,

@@ -15,20 +15,14 @@ import secrets
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.access_register import (
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
     RegisterError,
     host_access,
     validate_grants,
     validate_people,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
-    GateError,
-    approval_status,
-    window_status,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
     callback_settings,
@@ -39,6 +33,12 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import (
     SecretStoreError,
     VaultFileStore,
     read_vault_password,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
+    GateError,
+    approval_status,
+    window_status,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,

@@ -14,8 +14,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALT
 from ansible_collections.twovalue.sla.plugins.module_utils.site_deploy import (
     validate_deploy_params,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
     callback_settings,
@@ -29,6 +27,8 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
     staging_passes,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,

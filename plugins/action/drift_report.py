@@ -8,7 +8,6 @@ from collections import defaultdict
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.drift_report import (
@@ -17,6 +16,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.drift_report import (
     drift_markdown,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
 
 ARGUMENT_SPEC = {
     "hosts": {"type": "list", "elements": "dict", "required": True},

@@ -18,25 +18,25 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.access_register import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
     RegisterError,
     host_access,
     validate_grants,
     validate_people,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import CUSTOMER_NAME
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError, aware_time
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
-    TIERS,
-    SlaConfigError,
-    resolve_control,
-    resolve_targets,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     CmsPlanError,
     validate_sources,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import CUSTOMER_NAME
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError, aware_time
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
+    TIERS,
+    SlaConfigError,
+    resolve_control,
+    resolve_targets,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     load_approval,

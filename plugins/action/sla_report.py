@@ -14,23 +14,18 @@ import zoneinfo
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     CUSTOMER_NAME,
     AuditError,
     load_key,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     ReportError,
     load_period,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
-    TIERS,
-    SlaConfigError,
-    validate_targets,
-)
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     DEFAULT_LANGUAGE,
     EXTENSIONS,
@@ -40,6 +35,11 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render imp
     last_complete_quarter,
     period_bounds,
     render_all,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
+    TIERS,
+    SlaConfigError,
+    validate_targets,
 )
 
 ARGUMENT_SPEC = {

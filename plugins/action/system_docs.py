@@ -16,19 +16,9 @@ import zoneinfo
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
-    CUSTOMER_NAME,
-    AuditError,
-    load_key,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
-    ReportError,
-    load_period,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import TIERS
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     KINDS as CMS_KINDS,
 )
@@ -37,6 +27,16 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     validate_catalogue,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
+    CUSTOMER_NAME,
+    AuditError,
+    load_key,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
+    ReportError,
+    load_period,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import TIERS
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     DEFAULT_HORIZON_DAYS,
     DEFAULT_LANGUAGE,

@@ -12,15 +12,15 @@ import json
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import GateError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import SlaConfigError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
     write_text,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import SlaConfigError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     advice_json,

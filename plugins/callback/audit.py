@@ -116,7 +116,7 @@ from ansible import context
 from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
-from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
     BACKEND_FILE,
     SECRET_STORE_VARIABLES,
     STORE_VARIABLES,
@@ -124,7 +124,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import (
     open_trail,
     resolve_store,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
     AuditError,

@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Jinja filters over the SLA policy engine in module_utils.
+"""Jinja filters over the SLA policy engine in plugin_utils.
 
-Each filter is a thin face: it converts Jinja arguments, calls module_utils
+Each filter is a thin face: it converts Jinja arguments, calls plugin_utils
 and turns their ValueError into AnsibleFilterError. Documentation lives next
 to this file in one YAML file per filter.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import change_set_hash, decide
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import classify_change
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import change_set_hash, decide
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import classify_change
 
 
 def sla_targets(tier, overrides=None):
@@ -52,7 +52,7 @@ def sla_gate(
     last_periodic_update=None,
     migration_project=None,
 ):
-    """Decide per proposed change what the SLA allows now; see module_utils.sla_gate.decide."""
+    """Decide per proposed change what the SLA allows now; see plugin_utils.sla_gate.decide."""
     # A playbook rarely has an aware clock at hand; the controller's is the honest default.
     if now is None:
         now = datetime.datetime.now(datetime.UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import approval_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import approval_status
 
 REVOCATION_REASON = (
     "revoking an agency-controlled access of a person who left or was taken out of the "

@@ -14,12 +14,12 @@ import uuid
 
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import callback_loader
-from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
     SECRET_STORE_VARIABLES,
     open_trail,
     resolve_store,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
     Redactor,

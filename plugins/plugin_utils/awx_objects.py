@@ -32,7 +32,7 @@ import json
 import os
 from collections.abc import Mapping
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     WEEKDAYS,
     resolve_targets,
 )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime
 import json
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import decide, window_status
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import decide, window_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     VersionError,
     branch_of,
     classify_change,

@@ -16,8 +16,8 @@ import json
 import os
 import tarfile
 
-from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import approval_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import approval_status
 
 STAGING, PRODUCTION = "staging", "production"
 

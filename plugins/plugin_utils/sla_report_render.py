@@ -26,11 +26,6 @@ import os
 import re
 import zoneinfo
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
-    kpis,
-    security_latencies,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import validate_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
     Cell,
     Chart,
@@ -42,6 +37,11 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline impo
     html_page,
     markdown_document,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
+    kpis,
+    security_latencies,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import validate_targets
 
 REPORT_FORMAT = 1
 LANGUAGES = ("en", "nl")

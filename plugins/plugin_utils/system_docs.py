@@ -24,18 +24,14 @@ from __future__ import annotations
 import datetime
 import json
 
-from ansible_collections.twovalue.sla.plugins.module_utils.access_register import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
     credential_id as register_credential_id,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.access_register import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
     describe,
     is_former,
     validate_grants,
     validate_people,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
-    VersionError,
-    branch_of,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
     Cell,
@@ -45,6 +41,10 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline impo
     Table,
     html_page,
     markdown_document,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
+    VersionError,
+    branch_of,
 )
 
 DOCS_FORMAT = 1

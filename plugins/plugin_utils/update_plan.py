@@ -13,12 +13,12 @@ import json
 import re
 
 import yaml
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
     GateError,
     approval_status,
     decide,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     VersionError,
     debian_suite,
     package_branch_switch,

@@ -175,7 +175,7 @@ def test_maintenance_runs_in_the_execution_environment(tmp_path, ee_image, demo_
         }
         assert all(record["status"] != "failed" for record in tasks)
         verified = _run(
-            [sys.executable, "plugins/module_utils/sla_audit.py", "verify", str(trail)],
+            [sys.executable, "plugins/plugin_utils/sla_audit.py", "verify", str(trail)],
             check=False,
         )
         assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -185,7 +185,7 @@ def test_the_image_carries_the_postgresql_audit_driver(ee_image):
     """Jobs in the image can keep their trail in the shared PostgreSQL store."""
     probe = (
         "import psycopg; "
-        "from ansible_collections.twovalue.sla.plugins.module_utils import audit_store; "
+        "from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_store; "
         "print(psycopg.__version__, audit_store.__name__)"
     )
     result = _run(

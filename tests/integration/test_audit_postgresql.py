@@ -19,12 +19,12 @@ import textwrap
 import time
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils import audit_store, sla_audit
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_store, sla_audit
 from postgres_cluster import DATABASE, WRITER_PASSWORD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-VERIFIER = os.path.join(ROOT, "plugins", "module_utils", "sla_audit.py")
+VERIFIER = os.path.join(ROOT, "plugins", "plugin_utils", "sla_audit.py")
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "audit_postgresql.yml")
 
 RUNS = 8
@@ -364,7 +364,7 @@ def test_the_file_backend_never_loads_the_database_driver(tmp_path):
         f"""
         import sys
         sys.path.insert(0, {os.path.join(ROOT, ".cache", "collections")!r})
-        from ansible_collections.twovalue.sla.plugins.module_utils import audit_store
+        from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_store
         trail = audit_store.open_trail(audit_store.resolve_store({{"audit_dir": {str(tmp_path)!r}}}), "acme")
         trail.append({{"kind": "decision"}})
         assert trail.verify().valid

@@ -20,13 +20,13 @@ import subprocess
 import time
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import load_period
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import load_period
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     build_report,
     period_bounds,
     render_html,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEP_TIMEOUT = 90

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import access_converge, credential_rotate
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_path
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import VaultFileStore
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import verify_path
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 
 def ed25519(seed):

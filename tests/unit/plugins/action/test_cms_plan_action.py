@@ -12,9 +12,9 @@ import os
 import pytest
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_path
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import verify_path
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 CATALOGUE_FILE = os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "..", "roles", "cms", "files",

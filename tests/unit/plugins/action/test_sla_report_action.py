@@ -11,11 +11,11 @@ import pathlib
 import pytest
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import sla_report as sla_report_action
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     last_complete_quarter,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 
 def _recorded_quarter():

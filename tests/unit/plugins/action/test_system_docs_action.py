@@ -10,8 +10,8 @@ import pathlib
 import pytest
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import system_docs as system_docs_action
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 
 def _recorded_customer():

@@ -16,7 +16,7 @@ from ansible_collections.twovalue.sla.plugins.filter.sla import (
     sla_targets,
     sla_version_change,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import SlaConfigError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import SlaConfigError
 
 _FILTER_DIR = pathlib.Path(sla_filters.__file__).parent
 _ITEM = {

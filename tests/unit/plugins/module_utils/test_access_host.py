@@ -16,7 +16,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_host import (
     line_fingerprint,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import sql_string
-from test_access_register import ed25519
+from ssh_keys import ed25519
 
 ALICE, BOB, OTHER = ed25519(1), ed25519(2), ed25519(7)
 

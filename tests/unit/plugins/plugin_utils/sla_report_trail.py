@@ -21,7 +21,7 @@ decision's extra result key, the controller name).
 
 from __future__ import annotations
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditTrail, Redactor
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditTrail, Redactor
 
 CUSTOMER = "acme"
 TIER = "pro"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditTrail, Redactor
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditTrail, Redactor
 
 CUSTOMER = "acme"
 TIER = "pro"

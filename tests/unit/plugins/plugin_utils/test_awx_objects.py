@@ -10,11 +10,6 @@ import pathlib
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.twovalue.sla.plugins.filter.awx import FilterModule, sla_awx_objects
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
-    GateError,
-    approval_status,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import TIERS, resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils import awx_objects
 from ansible_collections.twovalue.sla.plugins.plugin_utils.awx_objects import (
     PLAYBOOKS,
@@ -22,6 +17,11 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.awx_objects import (
     customer_objects,
     fleet_objects,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
+    GateError,
+    approval_status,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import TIERS, resolve_targets
 from dateutil import rrule, tz
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]

@@ -9,8 +9,6 @@ import json
 import os
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import window_status
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     CmsPlanError,
     advice_json,
@@ -20,6 +18,8 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     validate_catalogue,
     validate_sources,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import window_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 CATALOGUE_FILE = os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "..", "roles", "cms", "files",

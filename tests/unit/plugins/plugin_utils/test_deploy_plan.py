@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
     DeployPlanError,
     decide_deploy,
@@ -14,6 +13,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
     pack_directory,
     staging_passes,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 SHA = "ab" * 32
 NOW = datetime.datetime(2026, 11, 30, 10, tzinfo=datetime.UTC)

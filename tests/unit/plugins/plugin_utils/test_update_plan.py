@@ -7,8 +7,8 @@ import copy
 import json
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import change_set_hash
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import change_set_hash
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     advice_json,

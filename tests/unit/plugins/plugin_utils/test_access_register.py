@@ -1,11 +1,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import base64
 import datetime
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.access_register import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
     RegisterError,
     credential_id,
     grants_change_set,
@@ -14,13 +13,9 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_register impor
     validate_grants,
     validate_people,
 )
+from ssh_keys import ed25519
 
 TODAY = datetime.date(2026, 11, 28)
-
-
-def ed25519(seed):
-    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + bytes([seed]) * 32
-    return f"ssh-ed25519 {base64.b64encode(blob).decode()} someone@laptop"
 
 
 PEOPLE = {

@@ -7,14 +7,14 @@ import json
 import zoneinfo
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
     GateError,
     approval_status,
     change_set_hash,
     decide,
     window_status,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -16,7 +16,7 @@ separators, ASCII only), so the same record always produces the same bytes.
 
 This file is standard library only: it runs as a script
 (``python sla_audit.py verify PATH``) wherever Python runs, and as
-``python -m ansible_collections.twovalue.sla.plugins.module_utils.sla_audit``.
+``python -m ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit``.
 """
 
 from __future__ import annotations
@@ -956,7 +956,7 @@ def _store_module():
     this = sys.modules[__name__]
     if __package__:
         sys.modules.setdefault(f"{__package__}.sla_audit", this)
-        from ansible_collections.twovalue.sla.plugins.module_utils import audit_store
+        from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_store
     else:
         sys.modules.setdefault("sla_audit", this)
         import audit_store

@@ -15,13 +15,13 @@ import json
 import zoneinfo
 from collections.abc import Mapping
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     LAYERS,
     WEEKDAYS,
     resolve_control,
     validate_targets,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     VersionError,
     classify_change,
 )

@@ -8,8 +8,8 @@ tests/integration/test_audit_postgresql.py.
 from __future__ import annotations
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils import audit_store, sla_audit
-from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_store, sla_audit
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
     AuditError,
     StoreConfig,
     mask_dsn,

@@ -5,18 +5,18 @@ import datetime
 import json
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils import sla_report
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_report
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     AuditTrail,
     verify_trail,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     ReportError,
     kpis,
     load_period,
     security_latencies,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     SlaConfigError,
     resolve_targets,
 )

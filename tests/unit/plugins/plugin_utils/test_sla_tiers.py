@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     TARGET_KEYS,
     TIER_DEFAULTS,
     TIERS,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     VersionError,
     branch_of,
     classify_change,

@@ -20,14 +20,14 @@ import datetime
 import json
 import zoneinfo
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
     DECISIONS,
     HASHED_FIELDS,
     change_set_hash,
     decide,
     window_status,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     ACTIVITIES,
     CONTROLLERS,
     LAYERS,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.twovalue.sla.plugins.module_utils.fleet_summary import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.fleet_summary import (
     fleet_summary,
     host_summary,
     summary_lines,

@@ -23,15 +23,15 @@ import datetime
 import itertools
 import json
 
-from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     ALG_HMAC_SHA256,
     CHAIN_FIELDS,
     GENESIS_HASH,
     encode_record,
     verify_trail,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import validate_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import validate_targets
 
 CHANGE_SET = "change_set"
 # The item of the record each access run plans under (twovalue.sla.access_converge).

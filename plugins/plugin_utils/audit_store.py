@@ -35,7 +35,7 @@ import os
 import re
 
 if __package__:
-    from ansible_collections.twovalue.sla.plugins.module_utils import sla_audit
+    from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_audit
 else:  # run as a script beside sla_audit.py
     import sla_audit
 

@@ -7,8 +7,8 @@ import multiprocessing
 import os
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils import sla_audit
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_audit
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     GENESIS_HASH,
     RECORD_FIELDS,
     REDACTED,
