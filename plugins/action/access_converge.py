@@ -34,6 +34,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
     write_text,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
     run_id,
@@ -43,7 +44,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import Audi
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
-    load_approval,
 )
 
 ARGUMENT_SPEC = {

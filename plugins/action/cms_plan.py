@@ -24,6 +24,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
     write_text,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     KINDS,
@@ -41,7 +42,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import SlaC
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import VersionError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
-    load_approval,
 )
 
 ARGUMENT_SPEC = {

@@ -22,6 +22,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register impor
     validate_grants,
     validate_people,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
@@ -42,7 +43,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
-    load_approval,
 )
 
 ARGUMENT_SPEC = {

@@ -14,6 +14,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALT
 from ansible_collections.twovalue.sla.plugins.module_utils.site_deploy import (
     validate_deploy_params,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     DecisionWriter,
     callback_settings,
@@ -31,7 +32,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import Audi
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
-    load_approval,
 )
 
 ARGUMENT_SPEC = {

@@ -24,6 +24,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register impor
     validate_grants,
     validate_people,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     CmsPlanError,
     validate_sources,
@@ -39,7 +40,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
-    load_approval,
 )
 
 _WHERE_TO_FIX = "(set it in the customer's group_vars)"

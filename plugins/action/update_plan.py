@@ -16,6 +16,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
     write_text,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
@@ -25,7 +26,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
     advice_json,
     advice_markdown,
-    load_approval,
     plan_updates,
 )
 

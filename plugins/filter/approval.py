@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
     PlanError,
-    load_approval,
 )
 
 

@@ -8,14 +8,10 @@ advice document. Nothing here touches a host or a file.
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 
-import yaml
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
-    GateError,
-    approval_status,
     decide,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
@@ -304,28 +300,3 @@ def advice_markdown(plan, customer, host, tier):
             "",
         ]
     return "\n".join(lines)
-
-
-def load_approval(path):
-    """Read an approval file (YAML or JSON); a file that does not parse is an error."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            approval = yaml.safe_load(handle)
-    except OSError as exc:
-        raise PlanError(f"approval file {path} cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise PlanError(f"approval file {path} is not valid YAML or JSON: {exc}") from exc
-    if not isinstance(approval, dict):
-        raise PlanError(
-            f"approval file {path} holds {type(approval).__name__}; expected a mapping with "
-            "reference, change_set and approved_by"
-        )
-    # YAML reads an unquoted timestamp as a datetime; the gate wants text or an aware time.
-    if isinstance(approval.get("expires"), datetime.datetime):
-        approval["expires"] = approval["expires"].isoformat()
-    try:
-        # Checked against a dummy set: only the approval's own shape matters here.
-        approval_status(approval, "", datetime.datetime.now(datetime.UTC))
-    except GateError as exc:
-        raise PlanError(f"approval file {path}: {exc}") from exc
-    return approval
