@@ -35,9 +35,9 @@ def _import_audit():
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(_ROOT, link)
     sys.path.insert(0, _COLLECTIONS)
-    from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_audit
+    from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_verify, sla_audit
 
-    return sla_audit
+    return sla_audit, audit_verify
 
 
 def _generate_trail(sla_audit, path: str, count: int) -> int:
@@ -68,7 +68,8 @@ def _generate_trail(sla_audit, path: str, count: int) -> int:
     return os.path.getsize(path)
 
 
-def _bench_verify(sla_audit, count: int) -> dict:
+def _bench_verify(audit_modules, count: int) -> dict:
+    sla_audit, audit_verify = audit_modules
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +78,7 @@ def _bench_verify(sla_audit, count: int) -> dict:
         best = None
         for _ in range(2):
             start = time.perf_counter()
-            report = sla_audit.verify_trail(path)
+            report = audit_verify.verify_trail(path)
             elapsed = time.perf_counter() - start
             if not report.valid or report.records != count:
                 raise SystemExit(f"benchmark trail did not verify: {report.summary()}")
@@ -196,8 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-playbook", action="store_true")
     args = parser.parse_args(argv)
 
-    sla_audit = _import_audit()
-    figures = _bench_verify(sla_audit, args.records)
+    figures = _bench_verify(_import_audit(), args.records)
     if not args.skip_playbook:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))

@@ -12,10 +12,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
-    DECISIONS,
-    AuditError,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import DECISIONS, AuditError
 
 # The gate (sla_gate) speaks in verbs about what should happen; the trail
 # records what did happen. Accepting the gate's words saves every role a map.

@@ -116,6 +116,11 @@ from ansible import context
 from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_redaction import (
+    Redactor,
+    collect_secret_values,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
     BACKEND_FILE,
     SECRET_STORE_VARIABLES,
@@ -128,9 +133,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
     AuditError,
-    AuditTrail,
-    Redactor,
-    collect_secret_values,
     load_key,
     utc_now,
 )

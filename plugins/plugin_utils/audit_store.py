@@ -17,14 +17,14 @@ either backend:
     where the trail is, for messages: a file path, or
     ``postgresql://user@host:port/database#customer`` (never a password)
 
-The file backend is ``sla_audit.AuditTrail`` itself, so choosing it costs
+The file backend is ``audit_file.AuditTrail`` itself, so choosing it costs
 nothing beyond today's file trail. The PostgreSQL backend stores the very
 same lines (same bytes, same hash chain, made by ``sla_audit.encode_record``)
 one row per record, and advances a per-customer head row under
 ``SELECT ... FOR UPDATE``, so concurrent runs never fork or lose the chain.
 Its driver, psycopg 3, is imported only when that backend is chosen.
 
-Standard library only otherwise, like sla_audit.
+Standard library only otherwise, like the rest of the trail (sla_audit, audit_verify).
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ import dataclasses
 import os
 import re
 
-if __package__:
-    from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_audit
-else:  # run as a script beside sla_audit.py
-    import sla_audit
+from ansible_collections.twovalue.sla.plugins.plugin_utils import (
+    audit_file,
+    audit_redaction,
+    audit_verify,
+    sla_audit,
+)
 
 AuditError = sla_audit.AuditError
 GENESIS_HASH = sla_audit.GENESIS_HASH
@@ -65,7 +67,7 @@ RECORD_TABLE = "sla_audit_record"
 _CONNECT_TIMEOUT = 10
 _APPLICATION_NAME = "twovalue.sla.audit"
 _FETCH_ROWS = 5000
-_MASK = sla_audit.REDACTED
+_MASK = audit_redaction.REDACTED
 
 SCHEMA_SQL = f"""
 CREATE TABLE IF NOT EXISTS {HEAD_TABLE} (
@@ -212,7 +214,7 @@ def open_trail(config: StoreConfig, customer, key=None, redactor=None, persisten
     name = customer or sla_audit.UNASSIGNED_CUSTOMER
     if config.backend == BACKEND_FILE:
         audit_dir = config.audit_dir or "~/.local/state/twovalue-sla/audit"
-        return sla_audit.AuditTrail(
+        return audit_file.AuditTrail(
             sla_audit.trail_path(audit_dir, name), key=key, redactor=redactor
         )
     if config.backend == BACKEND_POSTGRESQL:
@@ -225,7 +227,7 @@ def open_trail(config: StoreConfig, customer, key=None, redactor=None, persisten
 def as_trail(trail):
     """A store for ``trail``: a store is used as it is, a path means that trail file."""
     if isinstance(trail, (str, os.PathLike)):
-        return sla_audit.AuditTrail(os.fspath(trail))
+        return audit_file.AuditTrail(os.fspath(trail))
     return trail
 
 
@@ -271,7 +273,7 @@ class Database:
         self._secrets = config.secret_values()
         if self._params.get("password"):
             self._secrets.add(self._params["password"])
-        self.redactor = sla_audit.Redactor(self._secrets) if self._secrets else None
+        self.redactor = audit_redaction.Redactor(self._secrets) if self._secrets else None
         host = self._params.get("host") or os.environ.get("PGHOST") or "local socket"
         port = self._params.get("port") or os.environ.get("PGPORT") or "5432"
         dbname = self._params.get("dbname") or os.environ.get("PGDATABASE") or "(default)"
@@ -374,7 +376,7 @@ class PostgresTrail:
         self.customer = customer
         self.path = f"{database.url}#{customer}"
         self._key = key
-        self._redactor = redactor or sla_audit.Redactor()
+        self._redactor = redactor or audit_redaction.Redactor()
         self._lock_timeout = lock_timeout
         # The callback's writer keeps one connection; actions connect per call.
         self._persistent = persistent
@@ -566,7 +568,7 @@ class PostgresTrail:
 
     def verify(self, key: bytes | None = None, head: str | None = None, deep: bool = False):
         """Verify the records, and that the head row still names the last one."""
-        report = sla_audit.VerificationReport(path=self.path)
+        report = audit_verify.VerificationReport(path=self.path)
         with (
             self._connected("verify") as connection,
             connection.transaction(),
@@ -584,17 +586,17 @@ class PostgresTrail:
             )
             if not cursor.fetchone()[0] and not (head_row and head_row[0]):
                 problem = "truncated" if head else "missing"
-                return sla_audit._break(
+                return audit_verify.broken(
                     report, None, None, problem, "the database holds no trail for it"
                 )
             lines = self._stream(connection)
-            report = sla_audit.verify_lines(report, lines, key=key, head=head, deep=deep)
+            report = audit_verify.verify_lines(report, lines, key=key, head=head, deep=deep)
             with contextlib.suppress(Exception):
                 lines.close()
         if report.valid:
             stated = (int(head_row[0]), head_row[1]) if head_row else (0, GENESIS_HASH)
             if stated != (report.head_seq or 0, report.head or GENESIS_HASH):
-                return sla_audit._break(
+                return audit_verify.broken(
                     report,
                     None,
                     None,
@@ -669,7 +671,7 @@ def export_trails(database, target, customer=None, key=None) -> list:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)
-        reports.append(sla_audit.verify_trail(path, key=key))
+        reports.append(audit_verify.verify_trail(path, key=key))
     return reports
 
 
@@ -692,7 +694,7 @@ def import_trails(database, source, customer=None, key=None) -> list:
         sources = [(customer or stem, source)]
     results = []
     for name, path in sources:
-        report = sla_audit.verify_trail(path, key=key)
+        report = audit_verify.verify_trail(path, key=key)
         if not report.valid:
             raise AuditError(f"not imported, the trail does not verify: {report.summary()}")
         with open(path, "rb") as handle:

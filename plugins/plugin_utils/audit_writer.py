@@ -14,6 +14,10 @@ import uuid
 
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import callback_loader
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_redaction import (
+    Redactor,
+    collect_secret_values,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
     SECRET_STORE_VARIABLES,
     open_trail,
@@ -22,8 +26,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     RUN_ID_ENV,
     UNASSIGNED_CUSTOMER,
-    Redactor,
-    collect_secret_values,
     load_key,
 )
 

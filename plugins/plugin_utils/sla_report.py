@@ -24,12 +24,12 @@ import itertools
 import json
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     ALG_HMAC_SHA256,
     CHAIN_FIELDS,
     GENESIS_HASH,
     encode_record,
-    verify_trail,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import validate_targets
 

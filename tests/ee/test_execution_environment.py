@@ -175,7 +175,7 @@ def test_maintenance_runs_in_the_execution_environment(tmp_path, ee_image, demo_
         }
         assert all(record["status"] != "failed" for record in tasks)
         verified = _run(
-            [sys.executable, "plugins/plugin_utils/sla_audit.py", "verify", str(trail)],
+            [sys.executable, "bin/sla_audit.py", "verify", str(trail)],
             check=False,
         )
         assert verified.returncode == 0, verified.stdout + verified.stderr

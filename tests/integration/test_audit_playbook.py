@@ -17,7 +17,7 @@ from local_project import write_local_project
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-VERIFIER = os.path.join(ROOT, "plugins", "plugin_utils", "sla_audit.py")
+VERIFIER = os.path.join(ROOT, "bin", "sla_audit.py")
 
 VAULTED = "Vaulted-Db-Pass-6092"
 NAMED = "Named-Api-Token-1187"

@@ -19,12 +19,12 @@ import textwrap
 import time
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_store, sla_audit
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_file, audit_store, sla_audit
 from postgres_cluster import DATABASE, WRITER_PASSWORD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-VERIFIER = os.path.join(ROOT, "plugins", "plugin_utils", "sla_audit.py")
+VERIFIER = os.path.join(ROOT, "bin", "sla_audit.py")
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "audit_postgresql.yml")
 
 RUNS = 8
@@ -143,7 +143,7 @@ def _assert_no_password(*texts):
 def test_a_database_trail_holds_the_same_bytes_as_a_trail_file(pg_cluster, tmp_path):
     records = [_record(number, reason=f"pw {WRITER_PASSWORD}") for number in range(5)]
     key = b"k" * 32
-    file_trail = sla_audit.AuditTrail(
+    file_trail = audit_file.AuditTrail(
         str(tmp_path / "initech.jsonl"), key=key, secrets={WRITER_PASSWORD}
     )
     file_trail.append_many(records[:2])
@@ -212,9 +212,9 @@ def test_export_and_import_keep_the_chain_verifiable(pg_cluster, tmp_path):
     key_file = tmp_path / "hmac.key"
     key_file.write_bytes(b"export-import-key\n")
     source = tmp_path / "globex.jsonl"
-    trail = sla_audit.AuditTrail(str(source))
+    trail = audit_file.AuditTrail(str(source))
     trail.append_many([_record(number, customer="globex") for number in range(3)])
-    sla_audit.AuditTrail(str(source), key=b"export-import-key").append_many(
+    audit_file.AuditTrail(str(source), key=b"export-import-key").append_many(
         [_record(number, customer="globex") for number in range(3, 7)]
     )
     env = {"SLA_AUDIT_DSN": pg_cluster.dsn(), "SLA_AUDIT_DB_PASSWORD": WRITER_PASSWORD}

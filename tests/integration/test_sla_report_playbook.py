@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditTrail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -48,12 +48,10 @@ for _path in (_COLLECTIONS, os.path.join(ROOT, "tests")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (  # noqa: E402
     deploy_change_set,
     pack_directory,
-)
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (  # noqa: E402
-    verify_path,
 )
 from polling import systemd_settled  # noqa: E402
 

@@ -175,7 +175,7 @@ def test_a_tier_without_backups_records_the_skip_and_touches_nothing():
 
 def test_every_trail_verifies_and_no_secret_reached_it_or_any_output():
     result = subprocess.run(
-        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit",
+        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
          "verify", os.path.join(AUDIT, "acme.jsonl")],
         env=dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections")),
         capture_output=True, text=True, check=False,

@@ -420,7 +420,7 @@ def test_the_kills_landed_inside_the_schema_step_and_the_switch():
 
 def test_every_trail_verifies_and_no_secret_is_shown():
     result = subprocess.run(
-        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit",
+        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
          "verify", os.path.join(AUDIT, "acme.jsonl")],
         env=dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections")),
         capture_output=True, text=True, check=False,

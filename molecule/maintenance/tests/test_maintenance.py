@@ -87,7 +87,7 @@ def _verify(path):
         [
             sys.executable,
             "-m",
-            "ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit",
+            "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
             "verify",
             path,
         ],

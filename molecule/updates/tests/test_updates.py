@@ -68,7 +68,7 @@ def test_every_trail_verifies():
             [
                 sys.executable,
                 "-m",
-                "ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit",
+                "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
                 "verify",
                 os.path.join(AUDIT, f"{customer}.jsonl"),
             ],

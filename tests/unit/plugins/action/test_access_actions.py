@@ -14,8 +14,8 @@ import yaml
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import access_converge, credential_rotate
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import VaultFileStore
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 

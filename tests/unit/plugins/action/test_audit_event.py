@@ -15,7 +15,8 @@ from ansible_collections.twovalue.sla.plugins.action.audit_event import (
     ARGUMENT_SPEC,
     DECISION_ALIASES,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import DECISIONS, verify_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import DECISIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
 SECRET = "Reason-Secret-4471"

@@ -13,7 +13,7 @@ import pytest
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import verify_path
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 CATALOGUE_FILE = os.path.join(

@@ -9,7 +9,7 @@ import pytest
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action.update_plan import ActionModule
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import verify_path
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 SECURITY = {"label": "Debian-Security", "release": "12", "suite": "oldstable-security"}

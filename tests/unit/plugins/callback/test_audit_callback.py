@@ -15,7 +15,7 @@ import sys
 import textwrap
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import verify_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
 VAULTED_SECRET = "Vaulted-Secret-7731"

@@ -21,7 +21,8 @@ decision's extra result key, the controller name).
 
 from __future__ import annotations
 
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditTrail, Redactor
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_redaction import Redactor
 
 CUSTOMER = "acme"
 TIER = "pro"

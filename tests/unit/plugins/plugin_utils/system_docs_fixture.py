@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import base64
 
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditTrail, Redactor
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_redaction import Redactor
 
 CUSTOMER = "acme"
 TIER = "pro"

@@ -8,7 +8,7 @@ tests/integration/test_audit_postgresql.py.
 from __future__ import annotations
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_store, sla_audit
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_file, audit_store, sla_audit
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
     AuditError,
     StoreConfig,
@@ -24,7 +24,7 @@ def test_the_file_backend_is_the_default_and_is_the_trail_file(tmp_path):
     store = resolve_store({"audit_dir": str(tmp_path)})
     assert store == StoreConfig("file", str(tmp_path))
     trail = open_trail(store, "acme")
-    assert isinstance(trail, sla_audit.AuditTrail)
+    assert isinstance(trail, audit_file.AuditTrail)
     assert trail.path == sla_audit.trail_path(str(tmp_path), "acme")
     assert not trail.exists()
     trail.append({"kind": "decision"})
@@ -143,12 +143,12 @@ def test_a_missing_driver_is_a_clear_error(monkeypatch):
 def test_a_path_is_a_trail_file_and_a_store_stays_itself(tmp_path):
     path = str(tmp_path / "acme.jsonl")
     assert audit_store.as_trail(path).path == path
-    trail = sla_audit.AuditTrail(path)
+    trail = audit_file.AuditTrail(path)
     assert audit_store.as_trail(trail) is trail
 
 
 def test_read_lines_filters_and_tolerates_a_missing_trail(tmp_path):
-    trail = sla_audit.AuditTrail(str(tmp_path / "acme.jsonl"))
+    trail = audit_file.AuditTrail(str(tmp_path / "acme.jsonl"))
     assert list(trail.read_lines()) == []
     trail.append_many([{"kind": "decision", "item": "php8.2"}, {"kind": "decision"}])
     assert len(list(trail.read_lines())) == 2

@@ -10,15 +10,13 @@ from types import SimpleNamespace
 import pytest
 from ansible.errors import AnsibleError
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     RUN_ID_ENV,
     DecisionWriter,
     run_id,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
-    AuditError,
-    verify_path,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
 
 SECRET = "Db-Secret-9921"
 

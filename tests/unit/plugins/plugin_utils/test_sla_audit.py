@@ -7,19 +7,18 @@ import multiprocessing
 import os
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_audit
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_file
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli import main
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_redaction import REDACTED, Redactor
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     GENESIS_HASH,
     RECORD_FIELDS,
-    REDACTED,
     AuditError,
-    AuditTrail,
-    Redactor,
     build_record,
     encode_record,
-    main,
     trail_path,
-    verify_trail,
 )
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -347,10 +346,10 @@ def test_disk_full_leaves_no_partial_record(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(sla_audit.os, "write", _half_then_full)
+    monkeypatch.setattr(audit_file.os, "write", _half_then_full)
     with pytest.raises(AuditError, match="No space left on device"):
         trail.append(_decision("lost"))
-    monkeypatch.setattr(sla_audit.os, "write", real_write)
+    monkeypatch.setattr(audit_file.os, "write", real_write)
     assert os.path.getsize(trail.path) == size_before
     assert verify_trail(trail.path).valid
     assert trail.append(_decision("after")).seq == 3

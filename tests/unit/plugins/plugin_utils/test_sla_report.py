@@ -6,10 +6,8 @@ import json
 
 import pytest
 from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_report
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
-    AuditTrail,
-    verify_trail,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     ReportError,
     kpis,

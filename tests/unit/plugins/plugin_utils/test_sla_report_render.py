@@ -10,7 +10,7 @@ import json
 import pytest
 import sla_report_trail as recorded
 from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_report_render as render
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import verify_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import load_period
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     STRINGS,
@@ -424,9 +424,7 @@ def test_updates_of_one_plan_share_a_bar_though_recorded_microseconds_apart():
 
 
 def test_access_reviews_recorded_by_access_runs_are_measured(tmp_path):
-    from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (  # noqa: PLC0415
-        AuditTrail,
-    )
+    from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
 
     path = tmp_path / "acme.jsonl"
     AuditTrail(str(path)).append_many(
@@ -444,9 +442,7 @@ def test_access_reviews_recorded_by_access_runs_are_measured(tmp_path):
 
 
 def test_verified_backups_are_measured_against_the_retention(tmp_path):
-    from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (  # noqa: PLC0415
-        AuditTrail,
-    )
+    from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
 
     path = tmp_path / "acme.jsonl"
     AuditTrail(str(path)).append_many(
