@@ -70,6 +70,9 @@ def main(argv=None) -> int:
 
     if args.command in ("verify", "head") and not args.path and not args.dsn:
         parser.error("give a trail file or directory, or an audit database with --dsn")
+    if args.command == "verify" and args.head and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head):
+        print("sla_audit: --head must be a 64 character hex hash", file=sys.stderr)
+        return 2
     if args.command in ("export", "import") or not args.path:
         return _database_command(args)
 
@@ -85,9 +88,6 @@ def main(argv=None) -> int:
         print(f"{seq} {digest}")
         return 0
 
-    if args.head and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head):
-        print("sla_audit: --head must be a 64 character hex hash", file=sys.stderr)
-        return 2
     if not os.path.exists(args.path) and not args.head:
         print(f"sla_audit: no trail at {args.path}", file=sys.stderr)
         return 2
@@ -110,9 +110,6 @@ def _print_reports(reports, as_json: bool) -> int:
 
 def _database_command(args) -> int:
     """verify, head, export and import against the PostgreSQL audit database."""
-    if args.command == "verify" and args.head and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head):
-        print("sla_audit: --head must be a 64 character hex hash", file=sys.stderr)
-        return 2
     try:
         database = audit_store.cli_database(args.dsn, args.db_password_file)
         if args.command == "verify":

@@ -404,6 +404,10 @@ def test_cli_exit_codes_and_json_report(tmp_path, capsys):
 
     assert main(["verify", str(tmp_path / "missing.jsonl")]) == 2
     assert main(["verify", trail.path, "--head", "nothex"]) == 2
+    assert "--head must be a 64 character hex hash" in capsys.readouterr().err
+    # Refused before any database is reached.
+    assert main(["verify", "--dsn", "host=/nonexistent", "--head", "nothex"]) == 2
+    assert "--head must be a 64 character hex hash" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         main(["verify"])
     assert usage.value.code == 2
