@@ -7,10 +7,10 @@ the same bytes.
 
 from __future__ import annotations
 
-import html
 import io
 import re
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import html_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import decimal
 
 
@@ -201,5 +201,5 @@ def _svg(figure, chart_id, title):
     svg = svg[svg.index("<svg") :]
     svg = _SVG_ID.sub(lambda m: f'id="{chart_id}-{m.group(1)}"', svg)
     svg = _SVG_REFERENCE.sub(lambda m: f"{m.group(1)}{chart_id}-{m.group(2)}", svg)
-    label = html.escape(title, quote=True)
+    label = html_text(title)
     return svg.replace("<svg", f'<svg role="img" aria-label="{label}" class="chart"', 1).strip()
