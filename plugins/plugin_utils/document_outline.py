@@ -51,6 +51,11 @@ class Table:
     name: str
 
 
+def table(words, header_keys, rows, name):
+    """A table whose headers are the reader's words for ``header_keys``."""
+    return Table(tuple(words[key] for key in header_keys), tuple(rows), name)
+
+
 @dataclasses.dataclass(frozen=True)
 class Facts:
     pairs: tuple

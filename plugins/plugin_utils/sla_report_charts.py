@@ -147,35 +147,40 @@ def _bar_chart(bars, target, chart, texts):
         return _svg(figure, chart["id"], chart["title"])
 
 
-def security_chart(updates, hours, texts):
-    chart = {
-        "id": "chart-security",
-        "title": texts["chart_security_title"],
-        "axis": texts["axis_hours"],
-        "unit": texts["unit_hours"],
-        "target": texts["legend_deadline"].format(hours=hours),
-        "legend": [
-            (texts["legend_in_time"], _COLOURS["met"], None),
-            (texts["legend_late"], _COLOURS["not_met"], None),
-            (texts["legend_pending"], _COLOURS["pending"], "///"),
-            (texts["legend_overdue"], _COLOURS["not_met"], "///"),
-        ],
+# Each chart's words: title, axis, unit, target line, and the legend's
+# entries with their colour and hatching.
+_CHART_TEXTS = {
+    "security": (
+        "chart_security_title", "axis_hours", "unit_hours", "legend_deadline",
+        (("legend_in_time", "met", None), ("legend_late", "not_met", None),
+         ("legend_pending", "pending", "///"), ("legend_overdue", "not_met", "///")),
+    ),
+    "periodic": (
+        "chart_periodic_title", "axis_days", "unit_days", "legend_interval",
+        (("legend_met", "met", None), ("legend_not_met", "not_met", None)),
+    ),
+}  # fmt: skip
+
+
+def _chart(name, texts, **target):
+    title, axis, unit, target_line, legend = _CHART_TEXTS[name]
+    return {
+        "id": f"chart-{name}",
+        "title": texts[title],
+        "axis": texts[axis],
+        "unit": texts[unit],
+        "target": texts[target_line].format(**target),
+        "legend": [(texts[label], _COLOURS[colour], hatch) for label, colour, hatch in legend],
     }
+
+
+def security_chart(updates, hours, texts):
+    chart = _chart("security", texts, hours=hours)
     return _bar_chart(_security_bars(updates, hours, texts), hours, chart, texts)
 
 
 def periodic_chart(hosts, days, texts):
-    chart = {
-        "id": "chart-periodic",
-        "title": texts["chart_periodic_title"],
-        "axis": texts["axis_days"],
-        "unit": texts["unit_days"],
-        "target": texts["legend_interval"].format(days=days),
-        "legend": [
-            (texts["legend_met"], _COLOURS["met"], None),
-            (texts["legend_not_met"], _COLOURS["not_met"], None),
-        ],
-    }
+    chart = _chart("periodic", texts, days=days)
     bars = [
         (
             _shortened(host),

@@ -24,9 +24,9 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline impo
     Facts,
     Heading,
     Paragraph,
-    Table,
     html_page,
     markdown_document,
+    table,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import (
     LANGUAGES,
@@ -193,8 +193,9 @@ def _kpi_section(data, texts):
         rows.append((name, target, measured, _met_cell(row["met"], texts)))
     return [
         Heading(2, texts["section_kpis"], "kpis"),
-        Table(
-            (texts["col_kpi"], texts["col_target"], texts["col_measured"], texts["col_met"]),
+        table(
+            texts,
+            ("col_kpi", "col_target", "col_measured", "col_met"),
             tuple(rows),
             "kpis",
         ),
@@ -233,18 +234,18 @@ def _security_section(data, texts, zone, with_charts):
             )
         )
     headers = (
-        texts["col_host"],
-        texts["col_package"],
-        texts["col_installed"],
-        texts["col_version"],
-        texts["col_first_seen"],
-        texts["col_applied"],
-        texts["col_latency"],
-        texts["col_status"],
-        texts["col_within"],
-        texts["col_addressed_to"],
+        "col_host",
+        "col_package",
+        "col_installed",
+        "col_version",
+        "col_first_seen",
+        "col_applied",
+        "col_latency",
+        "col_status",
+        "col_within",
+        "col_addressed_to",
     )
-    return [*blocks, Table(headers, tuple(rows), "security")]
+    return [*blocks, table(texts, headers, rows, "security")]
 
 
 def _time_to_apply(entry, texts):
@@ -285,14 +286,14 @@ def _periodic_section(data, texts, zone, with_charts):
             )
         )
     headers = (
-        texts["col_host"],
-        texts["col_longest_gap"],
-        texts["col_gap_between"],
-        texts["col_updates_applied"],
-        texts["col_last_periodic"],
-        texts["col_met"],
+        "col_host",
+        "col_longest_gap",
+        "col_gap_between",
+        "col_updates_applied",
+        "col_last_periodic",
+        "col_met",
     )
-    return [*blocks, Table(headers, tuple(rows), "periodic")]
+    return [*blocks, table(texts, headers, rows, "periodic")]
 
 
 def _activities_section(data, texts, zone):
@@ -315,7 +316,7 @@ def _activities_section(data, texts, zone):
     def section(key, headers, rows, name):
         blocks.append(Heading(3, texts[key]))
         if rows:
-            blocks.append(Table(tuple(texts[h] for h in headers), tuple(rows), name))
+            blocks.append(table(texts, headers, rows, name))
         else:
             blocks.append(Paragraph(texts["none_recorded"]))
 
@@ -345,15 +346,19 @@ def _activities_section(data, texts, zone):
         ],
         "advised",
     )  # fmt: skip
-    section(
-        "sub_approvals",
-        ("col_reference", "col_hosts", "col_records", "col_time"),
-        [
-            (a["reference"], ", ".join(a["hosts"]), str(a["records"]), _local(a["first"], zone))
-            for a in activities["approvals"]
-        ],
-        "approvals",
-    )
+
+    def references(key, entries, name):
+        section(
+            key,
+            ("col_reference", "col_hosts", "col_records", "col_time"),
+            [
+                (e["reference"], ", ".join(e["hosts"]), str(e["records"]), _local(e["first"], zone))
+                for e in entries
+            ],
+            name,
+        )
+
+    references("sub_approvals", activities["approvals"], "approvals")
     section(
         "sub_migration_advice",
         ("col_host", "col_activity", "col_item", "col_installed", "col_candidate",
@@ -367,15 +372,7 @@ def _activities_section(data, texts, zone):
         "migration",
     )  # fmt: skip
     if activities["migration_projects"]:
-        section(
-            "sub_migration_projects",
-            ("col_reference", "col_hosts", "col_records", "col_time"),
-            [
-                (p["reference"], ", ".join(p["hosts"]), str(p["records"]), _local(p["first"], zone))
-                for p in activities["migration_projects"]
-            ],
-            "projects",
-        )
+        references("sub_migration_projects", activities["migration_projects"], "projects")
     section(
         "sub_rollbacks",
         ("col_time", "col_host", "col_activity", "col_item", "col_decision", "col_reason"),

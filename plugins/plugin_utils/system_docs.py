@@ -20,9 +20,9 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline impo
     Facts,
     Heading,
     Paragraph,
-    Table,
     html_page,
     markdown_document,
+    table,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import (
     LANGUAGES,
@@ -146,8 +146,9 @@ def _docs_outline(data, texts):
     )
     blocks.append(Heading(2, texts["section_topology"], "topology"))
     blocks.append(
-        Table(
-            (texts["col_environment"], texts["col_hosts"]),
+        table(
+            texts,
+            ("col_environment", "col_hosts"),
             tuple(
                 (entry["environment"] or texts["environment_unset"], ", ".join(entry["hosts"]))
                 for entry in data["topology"]
@@ -218,14 +219,9 @@ def _stack_blocks(host, texts):
             )
         )
     blocks.append(
-        Table(
-            (
-                texts["col_component"],
-                texts["col_version"],
-                texts["col_branch"],
-                texts["col_package"],
-                texts["col_support"],
-            ),
+        table(
+            texts,
+            ("col_component", "col_version", "col_branch", "col_package", "col_support"),
             tuple(rows),
             "stack",
         )
@@ -252,14 +248,15 @@ def _site_blocks(host, texts):
         blocks.append(Paragraph(texts["sites_none"]))
     else:
         blocks.append(
-            Table(
+            table(
+                texts,
                 (
-                    texts["col_site"],
-                    texts["col_version"],
-                    texts["col_install"],
-                    texts["col_name"],
-                    texts["col_address"],
-                    texts["col_support"],
+                    "col_site",
+                    "col_version",
+                    "col_install",
+                    "col_name",
+                    "col_address",
+                    "col_support",
                 ),
                 tuple(
                     (
@@ -297,29 +294,23 @@ def _site_blocks(host, texts):
     return blocks
 
 
+def _recorded(entry, texts, missing):
+    """When and what the trail recorded, or the text ``missing`` names."""
+    if not entry:
+        return texts[missing]
+    return texts["recorded_at"].format(time=_moment(entry["time"]), item=entry["item"])
+
+
 def _backup_blocks(host, texts):
     backups = host["backups"]
     return [
         Heading(3, texts["sub_backups"]),
         Facts(
             (
-                (
-                    texts["backup_last"],
-                    texts["recorded_at"].format(
-                        time=_moment(backups["last_backup"]["time"]),
-                        item=backups["last_backup"]["item"],
-                    )
-                    if backups["last_backup"]
-                    else texts["no_backup"],
-                ),
+                (texts["backup_last"], _recorded(backups["last_backup"], texts, "no_backup")),
                 (
                     texts["backup_restore"],
-                    texts["recorded_at"].format(
-                        time=_moment(backups["last_verified_restore"]["time"]),
-                        item=backups["last_verified_restore"]["item"],
-                    )
-                    if backups["last_verified_restore"]
-                    else texts["no_restore"],
+                    _recorded(backups["last_verified_restore"], texts, "no_restore"),
                 ),
             )
         ),
@@ -363,14 +354,15 @@ def _access_blocks(host, texts, data):
             )
         )
     blocks.append(
-        Table(
+        table(
+            texts,
             (
-                texts["col_access"],
-                texts["col_holders"],
-                texts["col_controlled_by"],
-                texts["col_rights"],
-                texts["col_rotation"],
-                texts["col_remark"],
+                "col_access",
+                "col_holders",
+                "col_controlled_by",
+                "col_rights",
+                "col_rotation",
+                "col_remark",
             ),
             tuple(rows),
             "access",
@@ -403,13 +395,9 @@ def _people_blocks(data, texts):
             )
         )
     blocks.append(
-        Table(
-            (
-                texts["col_person"],
-                texts["col_organisation"],
-                texts["col_status"],
-                texts["col_keys"],
-            ),
+        table(
+            texts,
+            ("col_person", "col_organisation", "col_status", "col_keys"),
             tuple(rows),
             "people",
         )
@@ -420,8 +408,9 @@ def _people_blocks(data, texts):
 def _sources_blocks(data, texts):
     return [
         Heading(2, texts["section_sources"], "sources"),
-        Table(
-            (texts["col_product"], texts["col_sources"]),
+        table(
+            texts,
+            ("col_product", "col_sources"),
             tuple(
                 (_product(product), ", ".join(sources))
                 for product, sources in data["catalogues"]["sources"].items()
@@ -456,14 +445,15 @@ def _advice_outline(data, texts):
             )
         )
     blocks.append(
-        Table(
+        table(
+            texts,
             (
-                texts["col_host"],
-                texts["col_component"],
-                texts["col_installed"],
-                texts["col_date"],
-                texts["col_reason"],
-                texts["col_proposal"],
+                "col_host",
+                "col_component",
+                "col_installed",
+                "col_date",
+                "col_reason",
+                "col_proposal",
             ),
             tuple(rows),
             "migration",

@@ -188,12 +188,16 @@ def trail_facts(records):
 # --------------------------------------------------------------------------- data
 
 
-def _component(stack, product, version, today, horizon_days, **extra):
-    scheme = stack["products"][product]["scheme"]
+def _branch(scheme, version):
+    """The release branch ``version`` belongs to, or None when the scheme cannot read it."""
     try:
-        branch = branch_of(scheme, version)
+        return branch_of(scheme, version)
     except VersionError:
-        branch = None
+        return None
+
+
+def _component(stack, product, version, today, horizon_days, **extra):
+    branch = _branch(stack["products"][product]["scheme"], version)
     status = (
         support_status(stack, product, branch, today, horizon_days)
         if branch
@@ -255,12 +259,7 @@ def _addons(site, field):
 def _site(site, cms, today, horizon_days):
     kind, version = site.get("kind"), site.get("version")
     settings = site.get("settings") or {}
-    branch = None
-    if version:
-        try:
-            branch = branch_of(kind, version)
-        except VersionError:
-            branch = None
+    branch = _branch(kind, version) if version else None
     status = (
         support_status(cms, kind, branch, today, horizon_days)
         if branch and kind in CMS_PRODUCTS
