@@ -12,10 +12,12 @@ if tar -tzf "$tarball" | grep -E "^(molecule|tests|inventories/demo|benchmarks|s
   echo "the tarball carries test or demo content" >&2
   exit 1
 fi
-# The documentation's default release catalogues are read from the installed roles.
+# The documentation's default release catalogues are read from the installed roles,
+# the documents' words from the installed texts files.
 contents=$(tar -tzf "$tarball")
-for catalogue in roles/cms/files/release_catalogue.json roles/updates/files/release_catalogue.json; do
-  grep -qx "$catalogue" <<<"$contents" || { echo "the tarball lacks $catalogue" >&2; exit 1; }
+for data in roles/cms/files/release_catalogue.json roles/updates/files/release_catalogue.json \
+  plugins/plugin_utils/texts/en.yml plugins/plugin_utils/texts/nl.yml; do
+  grep -qx "$data" <<<"$contents" || { echo "the tarball lacks $data" >&2; exit 1; }
 done
 ansible-galaxy collection install --offline --force -p "$work/installed" "$tarball" >/dev/null 2>&1
 export ANSIBLE_COLLECTIONS_PATH="$work/installed"

@@ -51,6 +51,11 @@ class Table:
     name: str
 
 
+def table(words, header_keys, rows, name):
+    """A table whose headers are the reader's words for ``header_keys``."""
+    return Table(tuple(words[key] for key in header_keys), tuple(rows), name)
+
+
 @dataclasses.dataclass(frozen=True)
 class Facts:
     pairs: tuple
@@ -135,39 +140,39 @@ pre.hash { white-space: pre-wrap; word-break: break-all; }
 """.strip()
 
 
-def _html_text(text):
+def html_text(text):
+    """``text`` as HTML text or attribute value: every character that HTML gives a meaning escaped."""
     return html.escape(text, quote=True)
 
 
 def _html_cell(cell, tag, label=None):
     # The label heads the cell when a phone shows the row as a card.
-    opening = f'<{tag} data-label="{_html_text(label)}">' if label else f"<{tag}>"
+    opening = f'<{tag} data-label="{html_text(label)}">' if label else f"<{tag}>"
     if isinstance(cell, Cell):
-        content = _html_text(cell.text)
+        content = html_text(cell.text)
         if cell.status:
-            content = f'<span class="badge {cell.status}">{content}</span>'
+            content = f'<span class="badge {html_text(cell.status)}">{content}</span>'
     else:
-        content = _html_text(str(cell))
+        content = html_text(str(cell))
     return f"{opening}{content}</{tag}>"
 
 
 def html_block(block):
     if isinstance(block, Heading):
-        anchor = f' id="{block.anchor}"' if block.anchor else ""
-        return f"<h{block.level}{anchor}>{_html_text(block.text)}</h{block.level}>"
+        anchor = f' id="{html_text(block.anchor)}"' if block.anchor else ""
+        return f"<h{block.level}{anchor}>{html_text(block.text)}</h{block.level}>"
     if isinstance(block, Paragraph):
-        return f"<p>{_html_text(block.text)}</p>"
+        return f"<p>{html_text(block.text)}</p>"
     if isinstance(block, Code):
         css = "hash" if block.wrap else "command"
-        return f'<pre class="{css}"><code>{_html_text(block.text)}</code></pre>'
+        return f'<pre class="{css}"><code>{html_text(block.text)}</code></pre>'
     if isinstance(block, Facts):
         pairs = "".join(
-            f"<dt>{_html_text(name)}</dt><dd>{_html_text(value)}</dd>"
-            for name, value in block.pairs
+            f"<dt>{html_text(name)}</dt><dd>{html_text(value)}</dd>" for name, value in block.pairs
         )
         return f'<dl class="facts">{pairs}</dl>'
     if isinstance(block, Chart):
-        return f"<figure>{block.svg}<figcaption>{_html_text(block.caption)}</figcaption></figure>"
+        return f"<figure>{block.svg}<figcaption>{html_text(block.caption)}</figcaption></figure>"
     if isinstance(block, Table):
         head = "".join(_html_cell(header, "th") for header in block.headers)
         body = "\n".join(
@@ -180,7 +185,7 @@ def html_block(block):
             for row in block.rows
         )
         return (
-            f'<div class="table-wrap"><table class="{block.name}">'
+            f'<div class="table-wrap"><table class="{html_text(block.name)}">'
             f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table></div>"
         )
     raise TypeError(f"no HTML for {block!r}")
@@ -206,7 +211,9 @@ def markdown_block(block):
     if isinstance(block, Paragraph):
         return _markdown_text(block.text)
     if isinstance(block, Code):
-        return f"```\n{block.text}\n```"
+        # A fence longer than any run of backticks in the text, so the text cannot close it.
+        fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", block.text))])
+        return f"{fence}\n{block.text}\n{fence}"
     if isinstance(block, Facts):
         return "\n".join(
             f"- **{_markdown_text(name)}**: {_markdown_text(value)}" for name, value in block.pairs
@@ -230,7 +237,7 @@ def html_page(title, language, blocks):
         "<!DOCTYPE html>\n"
         f'<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_html_text(title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n"
+        f"<title>{html_text(title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
 

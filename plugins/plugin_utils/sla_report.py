@@ -606,48 +606,49 @@ def _longest_gap(times, start, end):
     return max((b - a) / _DAY for a, b in itertools.pairwise(points))
 
 
-def _access_reviews(ledger, interval, start, end):
-    hosts = {}
-    for host, times in sorted(ledger.reviews.items()):
-        timed = sorted(_instant(t, "access review time") for t in times)
+def _gap_figures(places, target, unit, start, end, what, event):
+    """Per place, the longest gap in days between its events; the longest over all places.
+
+    ``what`` names the event in errors, ``event`` in the entries' counts. A
+    place without any event (backups that only ever failed) has the whole
+    period as its gap.
+    """
+    entries = {}
+    for place, times in places:
+        timed = sorted(_instant(t, f"{what} time") for t in times)
         gap = _longest_gap(timed, start, end)
-        hosts[host] = {
-            "target": interval,
+        entries[place] = {
+            "target": target,
             "measured": gap,
-            "met": gap <= interval,
-            "reviews": sum(1 for t in timed if start <= t < end),
-            "last_review": _iso(timed[-1]),
+            "met": gap <= target,
+            f"{event}s": sum(1 for t in timed if start <= t < end),
+            f"last_{event}": _iso(timed[-1]) if timed else None,
         }
     return {
-        "target": interval,
-        "unit": "days between access reviews, longest over the hosts",
-        "measured": max((h["measured"] for h in hosts.values()), default=None),
-        "met": all(h["met"] for h in hosts.values()) if hosts else None,
-        "hosts": hosts,
-    }
+        "target": target,
+        "unit": unit,
+        "measured": max((entry["measured"] for entry in entries.values()), default=None),
+        "met": all(entry["met"] for entry in entries.values()) if entries else None,
+    }, entries
+
+
+def _access_reviews(ledger, interval, start, end):
+    unit = "days between access reviews, longest over the hosts"
+    figures, hosts = _gap_figures(
+        sorted(ledger.reviews.items()), interval, unit, start, end, "access review", "review"
+    )
+    return {**figures, "hosts": hosts}
 
 
 def _verified_backups(ledger, retention, start, end):
-    sites = {}
-    for host, by_site in sorted(ledger.backups.items()):
-        for site, times in sorted(by_site.items()):
-            timed = sorted(_instant(t, "backup time") for t in times)
-            # Backups that only ever failed leave the whole period without a restore point.
-            gap = _longest_gap(timed, start, end) if timed else (end - start) / _DAY
-            sites[f"{host} {site}"] = {
-                "target": retention,
-                "measured": gap,
-                "met": gap <= retention,
-                "backups": sum(1 for t in timed if start <= t < end),
-                "last_backup": _iso(timed[-1]) if timed else None,
-            }
-    return {
-        "target": retention,
-        "unit": "days without a verified backup, longest over the sites",
-        "measured": max((s["measured"] for s in sites.values()), default=None),
-        "met": all(s["met"] for s in sites.values()) if sites else None,
-        "sites": sites,
-    }
+    unit = "days without a verified backup, longest over the sites"
+    sites = (
+        (f"{host} {site}", times)
+        for host, by_site in sorted(ledger.backups.items())
+        for site, times in sorted(by_site.items())
+    )
+    figures, sites = _gap_figures(sites, retention, unit, start, end, "backup", "backup")
+    return {**figures, "sites": sites}
 
 
 def _activity_counts(used):

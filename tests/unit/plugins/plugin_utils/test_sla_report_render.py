@@ -9,7 +9,8 @@ import json
 
 import pytest
 import sla_report_trail as recorded
-from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_report_render as render
+from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_report_charts as charts
+from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_report_data as report_data
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import load_period
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
@@ -351,7 +352,7 @@ def test_without_matplotlib_the_html_says_what_to_install(data, monkeypatch):
     def missing():
         raise ReportRenderError("the SLA report's charts need matplotlib on the controller")
 
-    monkeypatch.setattr(render, "_matplotlib", missing)
+    monkeypatch.setattr(charts, "_matplotlib", missing)
     with pytest.raises(ReportRenderError, match="need matplotlib"):
         render_html(data)
     assert render_markdown(data)
@@ -410,7 +411,7 @@ def test_updates_of_one_plan_share_a_bar_though_recorded_microseconds_apart():
             "seconds": seconds,
         }
 
-    bars = render._security_bars(
+    bars = charts._security_bars(
         [
             pending("libperl5.36", "2026-11-28T01:08:21.834277Z", 2930000.000001),
             pending("perl", "2026-11-28T01:08:21.834301Z", 2929999.999977),
@@ -489,6 +490,6 @@ def test_reboots_pending_name_the_kernel_each_hosts_last_update_left_waiting():
         # Rebooted and updated again since: nothing pending.
         applied("2026-03-09T05:40:00Z", "acme-staging", None),
     ]
-    assert render._reboots_pending(records) == [
+    assert report_data._reboots_pending(records) == [
         {"time": "2026-03-09T05:40:00Z", "host": "acme-prod", "kernel": "6.1.0-57-amd64"}
     ]
