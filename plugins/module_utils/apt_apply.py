@@ -23,6 +23,7 @@ import re
 import subprocess
 import time
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     DUMP_BINARIES,
     SQL_CLIENTS,
@@ -33,6 +34,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     http_get,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     dpkg_lock_state,
     kernel_reboot_state,
@@ -88,13 +90,8 @@ class HostPaths:
         return next((path for path in candidates if os.path.exists(path)), None)
 
 
-class ApplyError(Exception):
+class ApplyError(HostError):
     """The task fails. ``result`` holds what the module returns with the failure."""
-
-    def __init__(self, msg, result=None):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result or {}
 
 
 # --- pure helpers -----------------------------------------------------------
@@ -298,8 +295,11 @@ def free_mb(path):
 # --- the sequence -----------------------------------------------------------
 
 
-class AptApply:
+class AptApply(HostRunner):
     """Back up, apply, check and roll back one planned set of package updates."""
+
+    error = ApplyError
+    failure_note = ", nothing changed"
 
     def __init__(
         self,
@@ -312,28 +312,17 @@ class AptApply:
         clock=time.monotonic,
         now=time.time,
     ):
-        self._run = run
-        self._check_mode = check_mode
+        super().__init__(run, check_mode, environ={"LC_ALL": "C"})
         self.paths = paths or HostPaths()
         self._http = http
         self._popen = popen
         self._sleep = sleep
         self._clock = clock
         self._now = now
-        self.warnings = []
         self._manifest = None
         self._manifest_path = None
 
     # commands
-
-    def _call(self, argv, env=None, **kwargs):
-        return self._run(argv, environ_update=dict(env or {"LC_ALL": "C"}), **kwargs)
-
-    def _must(self, argv, what, env=None, **kwargs):
-        rc, out, err = self._call(argv, env, **kwargs)
-        if rc != 0:
-            raise ApplyError(f"{what} failed, nothing changed: {argv[0]} exited {rc}: {tail(err)}")
-        return out
 
     def installed(self, names):
         # dpkg-query exits 1 when a name is unknown; the missing name is reported by classify.
@@ -447,12 +436,8 @@ class AptApply:
 
     def _write_manifest(self, **updates):
         self._manifest.update(updates, updated=_iso(self._now()))
-        tmp = self._manifest_path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self._manifest, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, self._manifest_path)
+        text = json.dumps(self._manifest, indent=2, sort_keys=True) + "\n"
+        atomic_write(self._manifest_path, text, mode=0o600)
 
     def _new_debs(self, debs_dir, before):
         return sorted(set(os.listdir(debs_dir)) - before)

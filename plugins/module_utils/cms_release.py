@@ -26,6 +26,7 @@ import time
 import urllib.parse
 import urllib.request
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import (
     FAILED_MARKER,
     SCHEMA_STATE,
@@ -48,6 +49,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     url_request,
     url_secrets,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 READ_ONLY_BEGIN = "# twovalue.sla maintenance: read-only begin"
 READ_ONLY_END = "# twovalue.sla maintenance: read-only end"
@@ -70,13 +72,8 @@ exit( (int) get_option( 'db_version' ) === (int) $GLOBALS['wp_db_version'] ? 0 :
 """
 
 
-class ReleaseError(Exception):
+class ReleaseError(HostError):
     """The task fails; ``result`` holds what the module returns with it."""
-
-    def __init__(self, msg, result=None):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result or {}
 
 
 def read_only_block(message):
@@ -102,14 +99,7 @@ def sha256_of(path):
 
 def _replace_file(path, text):
     """Rewrite ``path`` atomically, keeping its owner and mode (it holds the site's secrets)."""
-    info = os.stat(path)
-    tmp = f"{path}.sla-tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chown(tmp, info.st_uid, info.st_gid)
-    os.chmod(tmp, info.st_mode & 0o7777)
-    os.replace(tmp, path)
+    atomic_write(path, text, like=path)
 
 
 def _carry(old, new):
@@ -293,14 +283,13 @@ def record_schema(path, site, version):
         state = {}
     state[site] = version
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state, indent=2, sort_keys=True))
 
 
-class ReleaseSwitch:
+class ReleaseSwitch(HostRunner):
     """One site's switch to one release, with the rollback that undoes it."""
+
+    error = ReleaseError
 
     # Each activity keeps its backups apart under backup_dir.
     backup_subdir = "cms"
@@ -318,8 +307,7 @@ class ReleaseSwitch:
         sql_clients=SQL_CLIENTS,
         dump_binaries=DUMP_BINARIES,
     ):
-        self._run = run
-        self._check_mode = check_mode
+        super().__init__(run, check_mode, environ={"LC_ALL": "C"})
         self._sleep = sleep
         self._popen = popen
         self._now = now
@@ -328,14 +316,6 @@ class ReleaseSwitch:
         self._sql_clients = sql_clients
         self._dump_binaries = dump_binaries
         self._health = HealthChecks(self._call, http, sleep, sql_clients)
-        self.steps = []
-        self.warnings = []
-
-    def _call(self, argv, env=None, **kwargs):
-        return self._run(argv, environ_update=dict(env or {"LC_ALL": "C"}), **kwargs)
-
-    def _step(self, text):
-        self.steps.append(text)
 
     # the sequence
 
@@ -367,8 +347,7 @@ class ReleaseSwitch:
         if stale:
             # Left by an interrupted run: visitors have been locked out since.
             self.warnings.append(f"{stale} still held maintenance mode from an earlier run")
-        if self._check_mode:
-            self._step(f"would switch {root} from {old_version} to {to}")
+        if self._would(f"switch {root} from {old_version} to {to}"):
             return dict(result, changed=True, msg=f"{root} would be switched to {to}")
 
         ok, health = self._health.run(

@@ -20,6 +20,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     SQL_CLIENTS,
     HealthChecks,
@@ -27,6 +28,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     sql_string,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 _NATIVE_HASH = re.compile(r"IDENTIFIED BY PASSWORD '(\*[0-9A-F]{40})'")
 _MW_PASSWORD = re.compile(r"""^(\s*\$wgDBpassword\s*=\s*)(['"])(?:[^'"\\]|\\.)*\2(\s*;)""", re.M)
@@ -36,10 +38,9 @@ _WP_PASSWORD = re.compile(
 _TIMEOUT = 10
 
 
-class RotationError(Exception):
+class RotationError(HostError):
     def __init__(self, msg, steps, reverted):
-        super().__init__(msg)
-        self.msg = msg
+        super().__init__(msg, {"steps": steps, "reverted": reverted})
         self.steps = steps
         self.reverted = reverted
 
@@ -86,13 +87,11 @@ def site_check(kind, site_url):
     return {"type": "http", "url": f"{base}/", "contains": "</html>"}
 
 
-class CredentialRotation:
+class CredentialRotation(HostRunner):
     def __init__(self, call, check_mode=False, health=None, opener=None):
-        self._call = call
-        self._check = check_mode
+        super().__init__(call, check_mode)
         self._health = health or HealthChecks(call)
         self._opener = opener
-        self.steps = []
 
     def _sql(self, statement, what, defaults_file=None, user="root"):
         client = first_existing(SQL_CLIENTS)
@@ -151,8 +150,7 @@ class CredentialRotation:
                     self.steps,
                     False,
                 )
-        if self._check:
-            self.steps.append(f"would set a new password for {account}@{host}")
+        if self._would(f"set a new password for {account}@{host}"):
             return {"changed": True, "steps": self.steps}
         rc, _out, detail = self._sql(
             f"ALTER USER {name} IDENTIFIED BY {sql_string(secret)}", "setting the new password"
@@ -226,23 +224,20 @@ class CredentialRotation:
                     and os.stat(other).st_ino == stat.st_ino
                 ):
                     copies.append(other)
+
         # One new inode linked in place of every copy: the releases keep
         # sharing the file, so a revert finds them all again.
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.realpath(path)), prefix=".sla-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, stat.st_mode & 0o7777)
-            os.chown(tmp, stat.st_uid, stat.st_gid)
-            for target in copies[1:]:
-                linked = f"{tmp}.link"
-                os.link(tmp, linked)
-                os.replace(linked, target)
-            os.replace(tmp, os.path.realpath(path))
-        finally:
-            for leftover in (tmp, f"{tmp}.link"):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)
+        def link_copies(finished):
+            linked = f"{finished}.link"
+            try:
+                for target in copies[1:]:
+                    os.link(finished, linked)
+                    os.replace(linked, target)
+            finally:
+                if os.path.exists(linked):
+                    os.unlink(linked)
+
+        atomic_write(os.path.realpath(path), text, like=path, before_replace=link_copies)
 
     # -- MediaWiki accounts -------------------------------------------------------
 
@@ -258,8 +253,7 @@ class CredentialRotation:
                 detail if rc else f"no wiki account {account} in {database}", self.steps, False
             )
         old_hash = out.strip()
-        if self._check:
-            self.steps.append(f"would set a new password for wiki account {account}")
+        if self._would(f"set a new password for wiki account {account}"):
             return {"changed": True, "steps": self.steps}
         code = (
             f"$u = User::newFromName({php_single_quoted(account)});\n"

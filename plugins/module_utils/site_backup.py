@@ -25,6 +25,7 @@ import re
 import secrets
 import shutil
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     DUMP_BINARIES,
@@ -39,6 +40,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     sql_string,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 MANIFEST = "manifest.json"
 DUMP = "database.sql.gz"
@@ -56,10 +58,8 @@ _UPLOADS = {"mediawiki": "images", "wordpress": "wp-content/uploads"}
 _FUTURE_TOLERANCE = datetime.timedelta(hours=1)
 
 
-class BackupError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
+class BackupError(HostError):
+    pass
 
 
 def site_key(site_root):
@@ -198,14 +198,14 @@ def due(sets, now, max_age_hours):
     return True, f"newest verified backup {newest} is {hours:.1f} h old", newest
 
 
-class SiteBackup:
+class SiteBackup(HostRunner):
+    error = BackupError
+
     def __init__(self, call, check_mode=False, popen=None, clock=None, disk_free=None):
-        self._call = call
-        self._check = check_mode
+        super().__init__(call, check_mode)
         self._popen = {"popen": popen} if popen else {}
         self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self._disk_free = disk_free or _disk_free
-        self.steps = []
 
     def run(self, p):
         """Back up every site that is due, verify and prune; one result per site."""
@@ -226,7 +226,7 @@ class SiteBackup:
                           "pruned": pruned,
                           "freed": sum(_bytes(os.path.join(site_dir, n)) for n in pruned)})  # fmt: skip
         self._refuse_without_room(p["backup_dir"], plans)
-        if self._check:
+        if self._check_mode:
             return results + [_planned(plan) for plan in plans]
         # A site refused for room still has its old sets removed: the next night has more room.
         work = [plan for plan in plans if plan["pruned"] or (plan["due"] and "problem" not in plan)]
@@ -541,9 +541,4 @@ def _now_text(moment):
 
 
 def _write_json(path, data):
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))

@@ -21,6 +21,7 @@ import re
 import shutil
 import time
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
     KINDS,
     ReleaseError,
@@ -67,10 +68,7 @@ class SiteDeploy(ReleaseSwitch):
             return {}
 
     def _save_state(self, root, state):
-        path = os.path.join(root, STATE_FILE)
-        with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=1, sort_keys=True)
-        os.replace(f"{path}.tmp", path)
+        atomic_write(os.path.join(root, STATE_FILE), json.dumps(state, indent=1, sort_keys=True))
 
     def _lock(self, root):
         handle = open(os.path.join(root, LOCK_FILE), "a+", encoding="utf-8")  # noqa: SIM115
@@ -113,7 +111,7 @@ class SiteDeploy(ReleaseSwitch):
             live = os.path.realpath(current) if os.path.islink(current) else None
             if live == os.path.realpath(target):
                 return dict(result, changed=False, msg=f"{root} already serves {p['release']}")
-            self._step(f"would deploy {p['release']} to {root}")
+            self._would(f"deploy {p['release']} to {root}")
             return dict(result, changed=True, msg=f"{p['release']} would be deployed to {root}")
         lock = self._lock(root)
         try:

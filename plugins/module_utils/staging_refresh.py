@@ -32,16 +32,16 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     sql_string,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 ENVIRONMENT_MARKER = "/etc/twovalue-sla/environment"
 ACTIONS = ("email", "empty", "null", "token", "fixed", "truncate", "delete", "url")
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
-class RefreshError(Exception):
+class RefreshError(HostError):
     def __init__(self, msg, steps=None):
         super().__init__(msg)
-        self.msg = msg
         self.steps = steps or []
 
 
@@ -146,12 +146,12 @@ def host_identity(root="/"):
     return identity
 
 
-class Refresh:
+class Refresh(HostRunner):
+    error = RefreshError
+
     def __init__(self, call, check_mode=False, popen=None):
-        self._call = call
-        self._check = check_mode
+        super().__init__(call, check_mode)
         self._popen = popen
-        self.steps = []
 
     def _sql(self, statement, database=None, what="SQL"):
         client = first_existing(SQL_CLIENTS)
@@ -165,7 +165,7 @@ class Refresh:
 
     def export(self, p):
         identity = dict(host_identity(), **site_identity(p["site_root"], p["kind"]))
-        if self._check:
+        if self._check_mode:
             return {"changed": False, "identity": identity}
         os.makedirs(p["work_dir"], mode=0o700, exist_ok=True)
         dump = os.path.join(p["work_dir"], f"refresh-{p['run_id']}.sql.gz")
@@ -207,8 +207,8 @@ class Refresh:
         statements, checks = sanitising_sql(
             p["rules"], target["prefix"], p["source"].get("url"), target["url"]
         )
-        if self._check:
-            return {"changed": True, "steps": [f"would refresh {target['database']}"]}
+        if self._would(f"refresh {target['database']}"):
+            return {"changed": True, "steps": self.steps}
         database = target["database"]
         scratch, retired = f"{database}__sla_refresh", f"{database}__sla_retired"
         self._sql(

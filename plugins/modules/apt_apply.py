@@ -242,13 +242,13 @@ kernel_reboot:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     DEFAULT_BACKUP_DIR,
-    ApplyError,
     AptApply,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     HEALTH_CHECK_SPEC,
     protect_url_credentials,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 _PACKAGE_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -281,15 +281,9 @@ def main():
     )
     protect_url_credentials(module)
     applier = AptApply(module.run_command, check_mode=module.check_mode)
-    try:
-        result = applier.apply(module.params)
-    except ApplyError as exc:
-        for warning in applier.warnings:
-            module.warn(warning)
-        module.fail_json(msg=exc.msg, **exc.result)
-    for warning in applier.warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+    module.exit_json(
+        **run_on_host(module, applier, lambda: applier.apply(module.params), report_steps=False)
+    )
 
 
 if __name__ == "__main__":

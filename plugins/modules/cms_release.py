@@ -163,7 +163,6 @@ pruned:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
-    ReleaseError,
     ReleaseSwitch,
     run_id_errors,
     validate_params,
@@ -172,6 +171,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     HEALTH_CHECK_SPEC,
     protect_url_credentials,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 
 def main():
@@ -207,19 +207,14 @@ def main():
     )
     protect_url_credentials(module)
     params = module.params
+    schema = params["mode"] == "schema"
     switch = ReleaseSwitch(module.run_command, check_mode=module.check_mode)
-    try:
-        schema = params["mode"] == "schema"
-        errors = run_id_errors(params) if schema else validate_params(params)
-        if errors:
-            module.fail_json(msg="; ".join(errors))
-        result = switch.schema(params) if schema else switch.switch(params)
-    except ReleaseError as exc:
-        for warning in switch.warnings:
-            module.warn(warning)
-        module.fail_json(**{"steps": switch.steps, **exc.result, "msg": exc.msg})
-    for warning in switch.warnings:
-        module.warn(warning)
+    result = run_on_host(
+        module,
+        switch,
+        lambda: (switch.schema if schema else switch.switch)(params),
+        input_errors=run_id_errors(params) if schema else validate_params(params),
+    )
     module.exit_json(**result)
 
 

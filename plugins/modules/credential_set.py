@@ -87,6 +87,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     HEALTH_CHECK_SPEC,
     protect_url_credentials,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 
 def main():
@@ -109,19 +110,19 @@ def main():
     if params["site"] and not params["site_url"]:
         params["site_url"] = f"http://localhost/{os.path.basename(params['site'].rstrip('/'))}"
     rotation = CredentialRotation(module.run_command, check_mode=module.check_mode)
-    try:
+
+    def rotate():
         if params["kind"] == "db_user":
-            result = rotation.rotate_db_user(params, secret)
-        else:
+            return rotation.rotate_db_user(params, secret)
+        try:
             database, prefix = AccessHost(module.run_command).wiki_database(params["site"])
-            current = os.path.join(params["site"], "current")
-            params["code_path"] = current if os.path.isdir(current) else params["site"]
-            result = rotation.rotate_wiki_account(params, secret, database, prefix)
-    except RotationError as exc:
-        module.fail_json(msg=exc.msg, steps=exc.steps, reverted=exc.reverted)
-    except AccessError as exc:
-        module.fail_json(msg=exc.msg, steps=rotation.steps, reverted=False)
-    module.exit_json(**result)
+        except AccessError as exc:
+            raise RotationError(exc.msg, rotation.steps, False) from None
+        current = os.path.join(params["site"], "current")
+        params["code_path"] = current if os.path.isdir(current) else params["site"]
+        return rotation.rotate_wiki_account(params, secret, database, prefix)
+
+    module.exit_json(**run_on_host(module, rotation, rotate))
 
 
 if __name__ == "__main__":

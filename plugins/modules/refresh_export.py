@@ -67,10 +67,8 @@ uploads:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import run_id_errors
-from ansible_collections.twovalue.sla.plugins.module_utils.staging_refresh import (
-    Refresh,
-    RefreshError,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
+from ansible_collections.twovalue.sla.plugins.module_utils.staging_refresh import Refresh
 
 
 def main():
@@ -84,14 +82,13 @@ def main():
         },
         supports_check_mode=True,
     )
-    errors = run_id_errors(module.params)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
     refresh = Refresh(module.run_command, check_mode=module.check_mode)
-    try:
-        result = refresh.export(module.params)
-    except RefreshError as exc:
-        module.fail_json(msg=exc.msg, steps=refresh.steps)
+    result = run_on_host(
+        module,
+        refresh,
+        lambda: refresh.export(module.params),
+        input_errors=run_id_errors(module.params),
+    )
     module.exit_json(steps=refresh.steps, **result)
 
 

@@ -74,10 +74,8 @@ steps:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import run_id_errors
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import protect_url_credentials
-from ansible_collections.twovalue.sla.plugins.module_utils.staging_refresh import (
-    Refresh,
-    RefreshError,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
+from ansible_collections.twovalue.sla.plugins.module_utils.staging_refresh import Refresh
 
 
 def main():
@@ -94,16 +92,13 @@ def main():
         supports_check_mode=True,
     )
     protect_url_credentials(module)
-    errors = run_id_errors(module.params)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
     refresh = Refresh(module.run_command, check_mode=module.check_mode)
-    try:
-        result = refresh.import_copy(module.params)
-    except RefreshError as exc:
-        module.fail_json(msg=exc.msg, steps=refresh.steps)
-    except OSError as exc:
-        module.fail_json(msg=f"{exc.filename or 'a file'}: {exc.strerror}", steps=refresh.steps)
+    result = run_on_host(
+        module,
+        refresh,
+        lambda: refresh.import_copy(module.params),
+        input_errors=run_id_errors(module.params),
+    )
     module.exit_json(**result)
 
 
