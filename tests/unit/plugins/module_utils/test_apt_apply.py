@@ -9,11 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
+from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import AptApply, HostPaths
+from ansible_collections.twovalue.sla.plugins.module_utils.apt_packages import (
     APT_ENV,
     ApplyError,
-    AptApply,
-    HostPaths,
     check_simulation,
     classify,
     restartable,
