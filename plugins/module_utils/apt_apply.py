@@ -370,31 +370,28 @@ class AptApply(HostRunner):
 
     # rollback
 
+    def _rollback_failure(self, argv, what):
+        rc, _out, err = self._call(argv, APT_ENV)
+        return f"rollback failed: {what} exited {rc}: {tail(err)}" if rc != 0 else ""
+
     def rollback(self, run_dir, entries, services_before, restart=True):
         # The old versions go back first: until the packages that need a new
         # package are back at versions that do not, dpkg refuses to purge it.
         debs = [os.path.join(run_dir, "debs", f) for e in entries for f in e["debs"]]
-        if debs:
-            rc, _out, err = self._call(rollback_argv(debs), APT_ENV)
-            if rc != 0:
-                return (
-                    False,
-                    f"rollback failed: apt-get install of the backed-up packages exited {rc}: "
-                    f"{tail(err)}",
-                    services_before,
-                )
+        failed = debs and self._rollback_failure(
+            rollback_argv(debs), "apt-get install of the backed-up packages"
+        )
+        if failed:
+            return False, failed, services_before
         versions = self.installed([e["name"] for e in entries])
         new = [e["name"] for e in entries if e.get("new_install")]
         present = [n for n in new if installed_version(versions, n) is not None]
         if present:
-            rc, _out, err = self._call(purge_argv(present), APT_ENV)
-            if rc != 0:
-                return (
-                    False,
-                    f"rollback failed: purging the newly installed {', '.join(present)} "
-                    f"exited {rc}: {tail(err)}",
-                    services_before,
-                )
+            failed = self._rollback_failure(
+                purge_argv(present), f"purging the newly installed {', '.join(present)}"
+            )
+            if failed:
+                return False, failed, services_before
             versions = self.installed([e["name"] for e in entries])
         wrong = [
             f"{e['name']} is at {installed_version(versions, e['name']) or 'none'}"

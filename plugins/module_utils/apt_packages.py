@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import RUN_ID, HostError
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import parse_apt_simulation
 
 # Environment of every apt-get and dpkg call that changes packages: nothing may prompt.
@@ -34,7 +34,6 @@ _NEVER_RESTART = re.compile(
 # needrestart's name for PID 1 itself: it is re-executed, not restarted.
 SYSTEMD_MANAGER = ("systemd-manager", "systemd-manager.service")
 _REMV_LINE = re.compile(r"^Remv (?P<package>\S+)")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 
 
 class ApplyError(HostError):
@@ -56,7 +55,7 @@ def validate_params(params):
             errors.append(
                 f"package {package['name']}: version equals previous ({package['version']})"
             )
-    if not _RUN_ID.match(params["run_id"]) or params["run_id"] in (".", ".."):
+    if not RUN_ID.match(params["run_id"]) or params["run_id"] in (".", ".."):
         errors.append(
             "run_id must be one path component of letters, digits and . _ : + - "
             f"(at most 128 characters), got {params['run_id']!r}"

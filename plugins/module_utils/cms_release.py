@@ -49,7 +49,11 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     url_request,
     url_secrets,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import (
+    HostError,
+    HostRunner,
+    run_id_errors,
+)
 
 READ_ONLY_BEGIN = "# twovalue.sla maintenance: read-only begin"
 READ_ONLY_END = "# twovalue.sla maintenance: read-only end"
@@ -57,7 +61,6 @@ _READ_ONLY_BLOCK = re.compile(
     r"\n?" + re.escape(READ_ONLY_BEGIN) + r".*?" + re.escape(READ_ONLY_END) + r"\n?", re.DOTALL
 )
 _CHUNK = 1024 * 1024
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 MAINTENANCE_MARKER = "/* twovalue.sla maintenance */"
 # WordPress's own upgrade step (wp-admin/upgrade.php) without the browser;
@@ -268,12 +271,6 @@ def validate_params(params):
     return errors
 
 
-def run_id_errors(params):
-    if _RUN_ID.match(params["run_id"] or ""):
-        return []
-    return [f"run_id {params['run_id']!r} may hold only letters, digits and ._:+-"]
-
-
 def record_schema(path, site, version):
     state = {}
     try:
@@ -381,34 +378,47 @@ class ReleaseSwitch(HostRunner):
 
     def _switch_and_check(self, kind, p, result, old_release, new_release, undo):
         root, to = p["site_root"], p["to_version"]
-        current = os.path.join(root, "current")
-        switched = False
-        try:
-            self._schema_update(kind, new_release, p["site_url"])
-            self._point(current, new_release, p["run_id"])
-            switched = True
-            self._step(f"current -> releases/{to}")
-            self._reload(p["reload_services"])
-            ok, health = self._health.run(
-                self._site_checks(kind, p, to), p["health_retries"], p["health_delay"]
-            )
-            result["health"] = health
-            if not ok:
-                raise ReleaseError(
-                    "health checks failed after the switch: "
-                    + "; ".join(h["detail"] for h in health if not h["ok"])
-                )
-        except (ReleaseError, OSError) as exc:
-            reason = exc.msg if isinstance(exc, ReleaseError) else f"{exc}"
-            self._roll_back(kind, p, result, old_release, new_release, undo, switched)
-            raise ReleaseError(
-                f"{root}: switching to {to} failed and was rolled back: {reason}", result
-            ) from None
+        self._go_live(
+            p,
+            f"switching to {to}",
+            new_release,
+            self._site_checks(kind, p, to),
+            result,
+            before=lambda: self._schema_update(kind, new_release, p["site_url"]),
+            undo=lambda switched: self._roll_back(
+                kind, p, result, old_release, new_release, undo, switched
+            ),
+        )
         leave_read_only(undo)
         self._step("maintenance mode lifted")
         record_schema(self._schema_state, os.path.realpath(root), to)
         result["pruned"] = self._prune(root, p["keep_releases"])
         return dict(result, changed=True, msg=f"{root} switched from {result['from']} to {to}")
+
+    def _go_live(self, p, doing, release, checks, result, before, undo):
+        """Run ``before`` (the schema step), point ``current`` at ``release``, reload and
+        health-check; on any failure ``undo(switched)`` and fail saying ``doing`` failed."""
+        root = p["site_root"]
+        switched = False
+        try:
+            before()
+            self._point(os.path.join(root, "current"), release, p["run_id"])
+            switched = True
+            self._step(f"current -> releases/{os.path.basename(release)}")
+            self._reload(p["reload_services"])
+            ok, health = self._health.run(checks, p["health_retries"], p["health_delay"])
+            result["health"] = health
+            if not ok:
+                raise self.error(
+                    "health checks failed after the switch: "
+                    + "; ".join(h["detail"] for h in health if not h["ok"])
+                )
+        except (ReleaseError, OSError) as exc:
+            reason = exc.msg if isinstance(exc, ReleaseError) else str(exc)
+            undo(switched)
+            raise self.error(
+                f"{root}: {doing} failed and was rolled back: {reason}", result
+            ) from None
 
     # steps
 

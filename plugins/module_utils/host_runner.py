@@ -7,7 +7,21 @@ Standard library only (runs on managed hosts). Commands go through the injected
 
 from __future__ import annotations
 
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import tail
+import re
+
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
+    protect_url_credentials,
+    tail,
+)
+
+# A run_id names a directory on the host: one path component, never "." or "..".
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+
+
+def run_id_errors(params):
+    if RUN_ID.match(params["run_id"] or ""):
+        return []
+    return [f"run_id {params['run_id']!r} may hold only letters, digits and ._:+-"]
 
 
 class HostError(Exception):
@@ -71,18 +85,20 @@ class HostRunner:
         return out
 
 
-def run_on_host(module, runner, work, input_errors=(), report_steps=True, **failure):
-    """Return ``work()``'s result, or fail the task with the host error's message and result.
+def run_on_host(module, runner, work, *args, input_errors=(), report_steps=True, **failure):
+    """Return ``work(*args)``'s result, or fail the task with the host error's message and result.
 
-    ``input_errors`` (what the user can fix) fail the task before anything runs. Warnings
-    the runner gathered reach the task either way. On failure the task also gets ``failure``
-    and, with ``report_steps``, the steps done so far; a file the host refused (``OSError``)
-    fails the task with its name rather than a traceback.
+    Passwords in URL parameters are masked first. ``input_errors`` (what the user can
+    fix) fail the task before anything runs. Warnings the runner gathered reach the task
+    either way. On failure the task also gets ``failure`` and, with ``report_steps``, the
+    steps done so far; a file the host refused (``OSError``) fails the task with its name
+    rather than a traceback.
     """
+    protect_url_credentials(module)
     if input_errors:
         module.fail_json(msg="; ".join(input_errors))
     try:
-        result = work()
+        result = work(*args)
     except (HostError, OSError) as exc:
         for warning in runner.warnings:
             module.warn(warning)

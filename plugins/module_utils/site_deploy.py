@@ -58,6 +58,7 @@ def validate_deploy_params(p):
 
 
 class SiteDeploy(ReleaseSwitch):
+    error = DeployError
     backup_subdir = "deploy"
 
     def _state(self, root):
@@ -221,8 +222,7 @@ class SiteDeploy(ReleaseSwitch):
         return state
 
     def _switch(self, p, root, current, target, live, result):
-        switched = False
-        try:
+        def schema_step():
             if p.get("schema"):
                 # Written before the schema step: a run killed during it is undone by the next.
                 pending = {
@@ -234,25 +234,16 @@ class SiteDeploy(ReleaseSwitch):
                 }
                 self._save_state(root, dict(self._state(root), schema_pending=pending))
                 self._schema_update(KINDS[p["schema"]], target, p["site_url"])
-            self._point(current, target, p["run_id"])
-            switched = True
-            self._step(f"current -> releases/{p['release']}")
-            self._reload(p["reload_services"])
-            ok, health = self._health.run(
-                self._checks(p, p["version"]), p["health_retries"], p["health_delay"]
-            )
-            result["health"] = health
-            if not ok:
-                raise DeployError(
-                    "health checks failed after the switch: "
-                    + "; ".join(h["detail"] for h in health if not h["ok"])
-                )
-        except (ReleaseError, OSError) as exc:
-            reason = exc.msg if isinstance(exc, ReleaseError) else str(exc)
-            self._undo(p, root, current, target, live, result, switched)
-            raise DeployError(
-                f"{root}: deploying {p['release']} failed and was rolled back: {reason}", result
-            ) from None
+
+        self._go_live(
+            p,
+            f"deploying {p['release']}",
+            target,
+            self._checks(p, p["version"]),
+            result,
+            before=schema_step,
+            undo=lambda switched: self._undo(p, root, current, target, live, result, switched),
+        )
         self._record(root, p)
         result["pruned"] = self._prune_releases(root, p["keep_releases"])
         return dict(result, changed=True, msg=f"{root} serves {p['release']}")

@@ -39,6 +39,14 @@ ACTIONS = ("email", "empty", "null", "token", "fixed", "truncate", "delete", "ur
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
+# The options refresh_export and refresh_import share: which site, which CMS, which run.
+SITE_SPEC = {
+    "site_root": {"type": "path", "required": True},
+    "kind": {"type": "str", "default": "mediawiki", "choices": ["mediawiki", "wordpress"]},
+    "run_id": {"type": "str", "required": True},
+}
+
+
 class RefreshError(HostError):
     def __init__(self, msg, steps=None):
         super().__init__(msg)

@@ -81,12 +81,16 @@ def main():
     )
     desired = module.params["desired"]
     missing = [key for key in _DESIRED_KEYS if not isinstance(desired.get(key), list)]
+    errors = [f"desired lacks the lists {', '.join(missing)}"] if missing else []
     host = AccessHost(module.run_command, check_mode=module.check_mode)
+    grants = module.params["allow_grants"]
     changes = run_on_host(
         module,
         host,
-        lambda: host.converge(desired, module.params["allow_grants"]),
-        input_errors=[f"desired lacks the lists {', '.join(missing)}"] if missing else [],
+        host.converge,
+        desired,
+        grants,
+        input_errors=errors,
         report_steps=False,
         changes=host.changes,
     )

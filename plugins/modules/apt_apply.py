@@ -244,10 +244,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     DEFAULT_BACKUP_DIR,
     AptApply,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
-    HEALTH_CHECK_SPEC,
-    protect_url_credentials,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 _PACKAGE_OPTIONS = {
@@ -279,10 +276,9 @@ def main():
         },
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     applier = AptApply(module.run_command, check_mode=module.check_mode)
     module.exit_json(
-        **run_on_host(module, applier, lambda: applier.apply(module.params), report_steps=False)
+        **run_on_host(module, applier, applier.apply, module.params, report_steps=False)
     )
 
 

@@ -83,10 +83,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.credential_rotation i
     CredentialRotation,
     RotationError,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
-    HEALTH_CHECK_SPEC,
-    protect_url_credentials,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 
@@ -104,7 +101,6 @@ def main():
         required_if=[["kind", "cms_account", ["site"]]],
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     params = dict(module.params)
     secret = params.pop("secret")
     if params["site"] and not params["site_url"]:

@@ -80,7 +80,6 @@ steps:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import protect_url_credentials
 from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 from ansible_collections.twovalue.sla.plugins.module_utils.site_backup import SiteBackup
 
@@ -97,14 +96,14 @@ def main():
         },
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     p = module.params
     backup = SiteBackup(module.run_command, check_mode=module.check_mode)
     out_of_range = p["retention_days"] < 1 or p["max_age_hours"] < 0
     sites = run_on_host(
         module,
         backup,
-        lambda: backup.run(p),
+        backup.run,
+        p,
         input_errors=(
             ["retention_days must be 1 or more and max_age_hours 0 or more"] if out_of_range else []
         ),

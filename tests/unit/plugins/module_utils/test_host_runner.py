@@ -30,7 +30,9 @@ class Exited(Exception):
 
 
 class Module:
-    def __init__(self):
+    def __init__(self, params=None):
+        self.params = params or {}
+        self.no_log_values = set()
         self.warnings = []
 
     def warn(self, text):
@@ -116,9 +118,15 @@ def test_run_on_host_names_the_file_the_host_refused_and_returns_success():
     assert run_on_host(module, HostRunner(Host()), lambda: {"changed": False}) == {"changed": False}
 
 
-def test_input_errors_fail_before_anything_runs():
+def test_input_errors_fail_before_anything_runs_with_url_passwords_masked():
     ran = []
+    module = Module({"health_checks": [{"url": "http://wiki:s3cret-pw@localhost/"}]})
     with pytest.raises(Exited) as exited:
-        run_on_host(Module(), HostRunner(Host()), lambda: ran.append(1), input_errors=["a", "b"])
+        run_on_host(module, HostRunner(Host()), ran.append, 1, input_errors=["a", "b"])
     assert exited.value.kwargs == {"msg": "a; b"}
     assert ran == []
+    assert "s3cret-pw" in module.no_log_values
+
+
+def test_work_gets_the_arguments_given():
+    assert run_on_host(Module(), HostRunner(Host()), sorted, [2, 1]) == [1, 2]
