@@ -590,17 +590,30 @@ class ReleaseSwitch(HostRunner):
         return restore_from_gzip(base, dump, self._popen)
 
     def _prune(self, root, keep):
+        # Failed releases are named <version>.failed-<run>, so they never match and stay.
+        return self._prune_where(
+            root,
+            keep,
+            _VERSION.match,
+            lambda path: tuple(int(x) for x in os.path.basename(path).split(".")),
+        )
+
+    @staticmethod
+    def _prune_where(root, keep, prunable, oldest_first):
+        """Remove the releases named ``prunable`` but the running one and the ``keep - 1``
+        newest; return their names, oldest first."""
         releases = os.path.join(root, "releases")
         current = os.path.realpath(os.path.join(root, "current"))
-        candidates = [
-            os.path.join(releases, name)
-            for name in os.listdir(releases)
-            # Real paths: through a symlinked site root the running release must still match.
-            if _VERSION.match(name) and os.path.realpath(os.path.join(releases, name)) != current
-        ]
-        candidates.sort(key=lambda path: tuple(int(x) for x in os.path.basename(path).split(".")))
-        # Failed releases are named <version>.failed-<run>, so they never match and stay.
-        pruned = candidates[: max(0, len(candidates) - (keep - 1))]
+        candidates = sorted(
+            (
+                os.path.join(releases, name)
+                for name in os.listdir(releases)
+                # Real paths: through a symlinked site root the running release must still match.
+                if prunable(name) and os.path.realpath(os.path.join(releases, name)) != current
+            ),
+            key=oldest_first,
+        )
+        pruned = candidates[: max(0, len(candidates) - max(0, keep - 1))]
         for path in pruned:
             shutil.rmtree(path)
         return [os.path.basename(path) for path in pruned]

@@ -161,21 +161,21 @@ def _php_truthy(value):
     return value not in (None, False, 0, "", "0")
 
 
+def _literals(pattern, code, names, name_group, value_group):
+    # Later ones win, as they do when PHP runs the file top to bottom.
+    return {
+        match.group(name_group): _literal(match.group(value_group))
+        for match in pattern.finditer(code)
+        if match.group(name_group) in names
+    }
+
+
 def _assignments(code, names):
-    # Later assignments win, as they do when PHP runs the file top to bottom.
-    values = {}
-    for match in _ASSIGNMENT.finditer(code):
-        if match.group(1) in names:
-            values[match.group(1)] = _literal(match.group(2))
-    return values
+    return _literals(_ASSIGNMENT, code, names, 1, 2)
 
 
 def _defines(code, names):
-    values = {}
-    for match in _DEFINE.finditer(code):
-        if match.group(2) in names:
-            values[match.group(2)] = _literal(match.group(3))
-    return values
+    return _literals(_DEFINE, code, names, 2, 3)
 
 
 def _without_userinfo(value):
@@ -194,13 +194,20 @@ def _loaded(code):
     return loaded["Extension"], loaded["Skin"]
 
 
-def mediawiki_settings(path, errors):
-    """Maintenance facts from LocalSettings.php; never a credential or key."""
+def _settings_code(path, errors, name):
+    """The settings file's code without comments; None (the problem noted) when unreadable."""
     source, problem = _read_file(path)
     if problem:
-        errors.append(f"LocalSettings.php {problem}")
+        errors.append(f"{name} {problem}")
+        return None
+    return _strip_comments(source)
+
+
+def mediawiki_settings(path, errors):
+    """Maintenance facts from LocalSettings.php; never a credential or key."""
+    code = _settings_code(path, errors, "LocalSettings.php")
+    if code is None:
         return {"file": path, "readable": False}
-    code = _strip_comments(source)
     values = _assignments(code, set(_MW_SETTINGS) | {"wgReadOnly"})
     settings = {"file": path, "readable": True}
     for name, key in _MW_SETTINGS.items():
@@ -230,11 +237,9 @@ def wp_config_path(real):
 
 def wordpress_settings(path, errors):
     """Maintenance facts from wp-config.php; never a credential, key or salt."""
-    source, problem = _read_file(path)
-    if problem:
-        errors.append(f"wp-config.php {problem}")
+    code = _settings_code(path, errors, "wp-config.php")
+    if code is None:
         return {"file": path, "readable": False}
-    code = _strip_comments(source)
     constants = _defines(code, set(_WP_CONSTANTS))
     variables = _assignments(code, set(_WP_VARIABLES))
     settings = {"file": path, "readable": True}

@@ -314,6 +314,11 @@ class DumpError(Exception):
     """The dump did not complete; the partial file is removed."""
 
 
+def _client(popen, argv, errors, **streams):
+    """Start a dump or SQL client in the C locale, its error output into ``errors``."""
+    return popen(argv, stderr=errors, env=dict(os.environ, LC_ALL="C"), **streams)
+
+
 def dump_to_gzip(argv, target, popen=subprocess.Popen):
     """Stream a dump command's output through gzip into ``target``; never hold it in memory."""
     with (
@@ -321,13 +326,7 @@ def dump_to_gzip(argv, target, popen=subprocess.Popen):
         atomic_file(target, mode=0o600) as raw,
         gzip.GzipFile(fileobj=raw, mode="wb") as packed,
     ):
-        process = popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            env=dict(os.environ, LC_ALL="C"),
-        )
+        process = _client(popen, argv, errors, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         try:
             for chunk in iter(lambda: process.stdout.read(_DUMP_CHUNK), b""):
                 packed.write(chunk)
@@ -345,13 +344,7 @@ def dump_to_gzip(argv, target, popen=subprocess.Popen):
 def restore_from_gzip(argv, source, popen=subprocess.Popen):
     """Feed a gzip'd SQL dump to a client command; return (rc, error text)."""
     with tempfile.TemporaryFile() as errors:
-        process = popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            env=dict(os.environ, LC_ALL="C"),
-        )
+        process = _client(popen, argv, errors, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         try:
             with gzip.open(source, "rb") as dump:
                 for chunk in iter(lambda: dump.read(_DUMP_CHUNK), b""):

@@ -323,18 +323,11 @@ class SiteDeploy(ReleaseSwitch):
         )
 
     def _prune_releases(self, root, keep):
-        releases = os.path.join(root, "releases")
-        current = os.path.realpath(os.path.join(root, "current"))
-        kept = [
-            os.path.join(releases, name)
-            for name in os.listdir(releases)
-            if not name.startswith(".")
-            and ".failed-" not in name
-            and os.path.realpath(os.path.join(releases, name)) != current
-        ]
-        # Newest first by the time they were unpacked; failed releases are evidence and stay.
-        kept.sort(key=os.path.getmtime, reverse=True)
-        pruned = kept[max(0, keep - 1) :]
-        for path in pruned:
-            shutil.rmtree(path)
-        return sorted(os.path.basename(path) for path in pruned)
+        # Aged by the time they were unpacked; failed releases are evidence and stay.
+        pruned = self._prune_where(
+            root,
+            keep,
+            lambda name: not name.startswith(".") and ".failed-" not in name,
+            os.path.getmtime,
+        )
+        return sorted(pruned)

@@ -247,13 +247,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
-_PACKAGE_OPTIONS = {
-    "name": {"type": "str", "required": True},
-    "version": {"type": "str", "required": True},
-    "previous": {"type": "str"},
-    "group": {"type": "str"},
-}
-
 
 def main():
     module = AnsibleModule(
@@ -262,7 +255,12 @@ def main():
                 "type": "list",
                 "elements": "dict",
                 "required": True,
-                "options": _PACKAGE_OPTIONS,
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "version": {"type": "str", "required": True},
+                    "previous": {"type": "str"},
+                    "group": {"type": "str"},
+                },
             },
             "run_id": {"type": "str", "required": True},
             "backup_dir": {"type": "path", "default": DEFAULT_BACKUP_DIR},
