@@ -480,11 +480,10 @@ class ReleaseSwitch(HostRunner):
         partial = os.path.join(releases, f".partial-{to}-{run_id}")
         os.mkdir(partial, 0o755)
         try:
-            rc, _out, err = self._call(
-                ["tar", "-xf", archive, "-C", partial, "--strip-components=1", "--no-same-owner"]
+            self._must(
+                ["tar", "-xf", archive, "-C", partial, "--strip-components=1", "--no-same-owner"],
+                "unpacking",
             )
-            if rc != 0:
-                raise ReleaseError(f"unpacking failed: tar exited {rc}: {tail(err)}")
             found = code_version(partial, kind.name)
             if found != to:
                 raise ReleaseError(f"the archive holds {kind.label} {found}, not {to}")

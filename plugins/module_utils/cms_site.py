@@ -170,14 +170,6 @@ def _literals(pattern, code, names, name_group, value_group):
     }
 
 
-def _assignments(code, names):
-    return _literals(_ASSIGNMENT, code, names, 1, 2)
-
-
-def _defines(code, names):
-    return _literals(_DEFINE, code, names, 2, 3)
-
-
 def _without_userinfo(value):
     return _URL_USERINFO.sub(r"\1", value) if isinstance(value, str) else value
 
@@ -208,7 +200,7 @@ def mediawiki_settings(path, errors):
     code = _settings_code(path, errors, "LocalSettings.php")
     if code is None:
         return {"file": path, "readable": False}
-    values = _assignments(code, set(_MW_SETTINGS) | {"wgReadOnly"})
+    values = _literals(_ASSIGNMENT, code, set(_MW_SETTINGS) | {"wgReadOnly"}, 1, 2)
     settings = {"file": path, "readable": True}
     for name, key in _MW_SETTINGS.items():
         settings[key] = values.get(name)
@@ -240,8 +232,8 @@ def wordpress_settings(path, errors):
     code = _settings_code(path, errors, "wp-config.php")
     if code is None:
         return {"file": path, "readable": False}
-    constants = _defines(code, set(_WP_CONSTANTS))
-    variables = _assignments(code, set(_WP_VARIABLES))
+    constants = _literals(_DEFINE, code, set(_WP_CONSTANTS), 2, 3)
+    variables = _literals(_ASSIGNMENT, code, set(_WP_VARIABLES), 1, 2)
     settings = {"file": path, "readable": True}
     for name, key in _WP_CONSTANTS.items():
         settings[key] = constants.get(name)

@@ -157,15 +157,15 @@ class CredentialRotation(HostRunner):
         )
         if rc != 0:
             raise RotationError(detail, self.steps, False)
-        self.steps.append(f"new password set for {account}@{host}")
+        self._step(f"new password set for {account}@{host}")
         try:
             works, detail = self._login_works(account, secret)
             if not works:
                 raise RotationError(detail, self.steps, False)
-            self.steps.append("login with the new password verified")
+            self._step("login with the new password verified")
             if config:
                 self._write_config(config, with_password(old_text, kind, secret))
-                self.steps.append(f"{config} points at the new password")
+                self._step(f"{config} points at the new password")
                 # The site must answer from its database with the new password in place.
                 checks = [site_check(kind, params["site_url"]), *params["health_checks"]]
                 ok, results = self._health.run(
@@ -174,7 +174,7 @@ class CredentialRotation(HostRunner):
                 if not ok:
                     failed = "; ".join(r["detail"] for r in results if not r["ok"])
                     raise RotationError(f"health check failed: {failed}", self.steps, False)
-                self.steps.append("site healthy with the new password")
+                self._step("site healthy with the new password")
         except (RotationError, OSError) as exc:
             self._revert_db(name, old_hash, config, old_text)
             msg = exc.msg if isinstance(exc, RotationError) else str(exc)
@@ -190,24 +190,24 @@ class CredentialRotation(HostRunner):
             [site_check(kind, params["site_url"])], params["health_retries"], params["health_delay"]
         )
         if ok:
-            self.steps.append("site healthy again with the old password")
+            self._step("site healthy again with the old password")
             return ""
         detail = "; ".join(r["detail"] for r in results if not r["ok"])
-        self.steps.append(f"site unhealthy after the revert: {detail}")
+        self._step(f"site unhealthy after the revert: {detail}")
         return f"; and after the revert the site still fails: {detail}"
 
     def _revert_db(self, name, old_hash, config, old_text):
         if config:
             self._write_config(config, old_text)
-            self.steps.append(f"{config} restored")
+            self._step(f"{config} restored")
         rc, _out, detail = self._sql(
             f"ALTER USER {name} IDENTIFIED BY PASSWORD {sql_string(old_hash)}",
             "restoring the old password",
         )
         if rc != 0:
-            self.steps.append(f"restoring the old password failed: {detail}")
+            self._step(f"restoring the old password failed: {detail}")
         else:
-            self.steps.append("old password restored")
+            self._step("old password restored")
 
     @staticmethod
     def _write_config(path, text):
@@ -271,7 +271,7 @@ class CredentialRotation(HostRunner):
                 self.steps,
                 False,
             )
-        self.steps.append(f"new password set for wiki account {account}")
+        self._step(f"new password set for wiki account {account}")
         try:
             if not self._wiki_login(params["site_url"], account, secret):
                 raise RotationError(
@@ -279,14 +279,14 @@ class CredentialRotation(HostRunner):
                     self.steps,
                     False,
                 )
-            self.steps.append("login with the new password verified")
+            self._step("login with the new password verified")
         except (RotationError, OSError, ValueError) as exc:
             self._sql(
                 f"UPDATE {database}.{prefix}user SET user_password = {sql_string(old_hash)} "
                 f"WHERE user_name = {sql_string(account)}",
                 "restoring the old password",
             )
-            self.steps.append("old password restored")
+            self._step("old password restored")
             msg = exc.msg if isinstance(exc, RotationError) else str(exc)
             raise RotationError(msg, self.steps, True) from exc
         return {"changed": True, "steps": self.steps}

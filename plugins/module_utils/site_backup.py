@@ -335,7 +335,7 @@ class SiteBackup(HostRunner):
             dump_to_gzip(argv, dump, **self._popen)
         except DumpError as exc:
             raise BackupError(f"database dump of {target['database']} failed: {exc}") from None
-        self.steps.append(f"{target['site_root']}: database {target['database']} dumped")
+        self._step(f"{target['site_root']}: database {target['database']} dumped")
         archive = os.path.join(set_dir, ARCHIVE)
         rc, _out, err = self._call(
             [
@@ -353,7 +353,7 @@ class SiteBackup(HostRunner):
         if rc not in (0, 1):
             # tar exits 1 when a file changed while it was read: the set is still whole.
             raise BackupError(f"archiving {target['site_root']} failed: {tail(err)}")
-        self.steps.append(f"{target['site_root']}: files archived ({', '.join(target['paths'])})")
+        self._step(f"{target['site_root']}: files archived ({', '.join(target['paths'])})")
         files = {
             n: {
                 "bytes": os.path.getsize(os.path.join(set_dir, n)),
@@ -404,7 +404,7 @@ class SiteBackup(HostRunner):
             f"dump restored into a scratch database: {restored['tables']} tables, "
             f"{restored['rows']} rows, the same tables as {target['database']}"
         )
-        self.steps.append(f"{target['site_root']}: backup verified")
+        self._step(f"{target['site_root']}: backup verified")
         return {"ok": True, "at": _now_text(self._clock()), "checks": checks,
                 "tables": restored["tables"], "rows": restored["rows"]}  # fmt: skip
 
@@ -457,7 +457,7 @@ class SiteBackup(HostRunner):
             try:
                 sql(f"DROP DATABASE IF EXISTS `{scratch}`")
             except BackupError:
-                self.steps.append(f"scratch database {scratch} could not be dropped")
+                self._step(f"scratch database {scratch} could not be dropped")
 
     def _estimate(self, target):
         client = _client()
@@ -489,7 +489,7 @@ class SiteBackup(HostRunner):
         for name, why in prune_plan(sets, now, retention_days, keep=(keep,) if keep else ()):
             shutil.rmtree(os.path.join(site_dir, name), ignore_errors=True)
             gone.append({"set": name, "reason": why})
-            self.steps.append(f"{site_dir}/{name} removed: {why}")
+            self._step(f"{site_dir}/{name} removed: {why}")
         return gone
 
 

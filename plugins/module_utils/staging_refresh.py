@@ -48,9 +48,7 @@ SITE_SPEC = {
 
 
 class RefreshError(HostError):
-    def __init__(self, msg, steps=None):
-        super().__init__(msg)
-        self.steps = steps or []
+    pass
 
 
 def _ident(name, what):
@@ -168,7 +166,7 @@ class Refresh(HostRunner):
             argv.append(f"--database={database}")
         rc, out, err = self._call(argv, data=statement)
         if rc != 0:
-            raise RefreshError(f"{what} failed: {tail(err or out)}", self.steps)
+            raise RefreshError(f"{what} failed: {tail(err or out)}")
         return out
 
     def export(self, p):
@@ -186,14 +184,15 @@ class Refresh(HostRunner):
             dump_to_gzip(argv, dump, **kwargs)
         except DumpError as exc:
             raise RefreshError(f"dump of {identity['database']} failed: {exc}") from None
-        self.steps.append(f"database {identity['database']} dumped in one transaction")
+        self._step(f"database {identity['database']} dumped in one transaction")
         uploads = os.path.join(p["work_dir"], f"refresh-{p['run_id']}-uploads.tar.gz")
         shared = os.path.join(p["site_root"], "shared")
         present = [u for u in p["uploads"] if os.path.exists(os.path.join(shared, u))]
-        rc, _out, err = self._call(["tar", "-czf", uploads, "-C", shared, "--", *present])
-        if rc != 0:
-            raise RefreshError(f"packing the uploads failed: {tail(err)}", self.steps)
-        self.steps.append(f"uploads packed: {', '.join(present) or 'none'}")
+        self._act(
+            ["tar", "-czf", uploads, "-C", shared, "--", *present],
+            "packing the uploads",
+            f"uploads packed: {', '.join(present) or 'none'}",
+        )
         return {"changed": False, "identity": identity, "dump": dump, "uploads": uploads}
 
     def guard(self, source, target):
@@ -232,8 +231,8 @@ class Refresh(HostRunner):
             **kwargs,
         )
         if rc != 0:
-            raise RefreshError(f"importing the copy failed: {error}", self.steps)
-        self.steps.append("production's copy imported into a scratch database")
+            raise RefreshError(f"importing the copy failed: {error}")
+        self._step("production's copy imported into a scratch database")
         for statement in statements:
             self._sql(statement, scratch, what=f"sanitising ({statement.split(' SET ')[0]})")
         for rule, query in checks:
@@ -241,14 +240,11 @@ class Refresh(HostRunner):
             if left != "0":
                 raise RefreshError(
                     f"{left} rows of {rule['table']} still match {rule['check']!r} after sanitising; "
-                    "staging keeps its old data",
-                    self.steps,
+                    "staging keeps its old data"
                 )
-        self.steps.append(
-            f"sanitised: {len(statements)} rules applied, {len(checks)} checks passed"
-        )
+        self._step(f"sanitised: {len(statements)} rules applied, {len(checks)} checks passed")
         self._swap(database, scratch, retired)
-        self.steps.append(f"{database} now holds the sanitised copy")
+        self._step(f"{database} now holds the sanitised copy")
         self._replace_uploads(p)
         return {"changed": True, "steps": self.steps, "database": database}
 
@@ -271,11 +267,10 @@ class Refresh(HostRunner):
         incoming = os.path.join(shared, f".sla-refresh-{p['run_id']}")
         os.makedirs(incoming, mode=0o755)
         try:
-            rc, _out, err = self._call(
-                ["tar", "-xzf", p["uploads"], "-C", incoming, "--no-same-owner"]
+            self._must(
+                ["tar", "-xzf", p["uploads"], "-C", incoming, "--no-same-owner"],
+                "unpacking the uploads",
             )
-            if rc != 0:
-                raise RefreshError(f"unpacking the uploads failed: {tail(err)}", self.steps)
             for name in sorted(os.listdir(incoming)):
                 current = os.path.join(shared, name)
                 stat = os.stat(current) if os.path.exists(current) else None
@@ -286,6 +281,6 @@ class Refresh(HostRunner):
                 if stat is not None:
                     self._call(["chown", "-R", f"{stat.st_uid}:{stat.st_gid}", current])
                 shutil.rmtree(old, ignore_errors=True)
-                self.steps.append(f"shared/{name} replaced by production's")
+                self._step(f"shared/{name} replaced by production's")
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
