@@ -17,8 +17,8 @@ import json
 import os
 import re
 import secrets
-import tempfile
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import mediawiki_settings
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     SQL_CLIENTS,
@@ -26,6 +26,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     sql_string,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 STATE_FILE = "/var/lib/twovalue-sla/access.json"
 SUDOERS_FILE = "/etc/sudoers.d/twovalue-sla-access"
@@ -40,12 +41,11 @@ _KEY_FILES = ("authorized_keys", "authorized_keys2")
 _KEY_TYPE = re.compile(r"^(ssh-|ecdsa-|sk-)")
 
 
-class AccessError(Exception):
+class AccessError(HostError):
     """A change that could not be made; ``changes`` holds what was done before it."""
 
     def __init__(self, msg, changes):
-        super().__init__(msg)
-        self.msg = msg
+        super().__init__(msg, {"changes": changes})
         self.changes = changes
 
 
@@ -88,10 +88,9 @@ def still_revoked(desired, revoked):
     )
 
 
-class AccessHost:
+class AccessHost(HostRunner):
     def __init__(self, call, check_mode=False, root="/", owner=os.chown):
-        self._call = call
-        self._check = check_mode
+        super().__init__(call, check_mode)
         self._root = root
         self._chown = owner
         self.changes = []
@@ -116,19 +115,9 @@ class AccessHost:
         """
         target = self._path(path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".sla-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, mode)
-            self._chown(tmp, uid, gid)
-            if check is not None:
-                check(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(
+            target, text, mode=mode, owner=(uid, gid), chown=self._chown, before_replace=check
+        )
 
     def _run(self, argv, data=None, what=None):
         rc, out, err = self._call(argv, data=data)
@@ -142,7 +131,7 @@ class AccessHost:
             entry["person"] = person
         entry.update(extra)
         self.changes.append(entry)
-        return not self._check and applied
+        return not self._check_mode and applied
 
     # -- OS accounts ---------------------------------------------------------
 
@@ -232,7 +221,7 @@ class AccessHost:
                     ],
                     what=f"creating {account}",
                 )
-            info = self.passwd().get(account) if not self._check else None
+            info = self.passwd().get(account) if not self._check_mode else None
             if info is None:
                 return
         elif self._expired(account) or info["shell"] != wanted["shell"]:
@@ -319,7 +308,7 @@ class AccessHost:
             self._change("sudo", account, "sudo rule removed")
         for account in new:
             self._change("sudo", account, "sudo rule added")
-        if self._check or not (gone or new or current is None):
+        if self._check_mode or not (gone or new or current is None):
             return
         # visudo checks the candidate before it replaces the file: a broken
         # sudoers would lock every administrator out, the agency included.
@@ -501,7 +490,7 @@ class AccessHost:
                 )
         for wanted in wanted_os:
             self.os_account(wanted, accounts, allow_grants)
-        accounts = self.passwd() if not self._check else accounts
+        accounts = self.passwd() if not self._check_mode else accounts
         self.sweep_keys(desired["sweep_keys"], accounts, {e["account"] for e in wanted_os})
         self.sudoers(
             {e["account"]: e["sudo"] for e in wanted_os if e["state"] == "present" and e["sudo"]},
@@ -517,6 +506,6 @@ class AccessHost:
             ),
         }
         text = json.dumps(state, indent=1, sort_keys=True) + "\n"
-        if not self._check and self._read(STATE_FILE) != text:
+        if not self._check_mode and self._read(STATE_FILE) != text:
             self._write(STATE_FILE, text, 0o600)
         return self.changes

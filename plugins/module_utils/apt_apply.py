@@ -19,10 +19,30 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import subprocess
 import time
 
+from ansible_collections.twovalue.sla.plugins.module_utils.apt_packages import (
+    APT_ENV,
+    PLAN_MISMATCH,
+    SYSTEMD_MANAGER,
+    ApplyError,
+    classify,
+    groups,
+    install_argv,
+    installed_version,
+    is_new,
+    new_package_entry,
+    package_summary,
+    parse_installed,
+    purge_argv,
+    restartable,
+    rollback_argv,
+    simulation_problems,
+    unplannable,
+    validate_params,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     DUMP_BINARIES,
     SQL_CLIENTS,
@@ -33,37 +53,14 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     http_get,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostRunner
 from ansible_collections.twovalue.sla.plugins.module_utils.host_state import (
     dpkg_lock_state,
     kernel_reboot_state,
-    parse_apt_simulation,
     parse_needrestart,
 )
 
 DEFAULT_BACKUP_DIR = "/var/backups/twovalue-sla"
-
-# Environment of every apt-get and dpkg call that changes packages: nothing may prompt.
-APT_ENV = {
-    "DEBIAN_FRONTEND": "noninteractive",
-    "NEEDRESTART_MODE": "l",
-    "NEEDRESTART_SUSPEND": "1",
-    "APT_LISTCHANGES_FRONTEND": "none",
-    "UCF_FORCE_CONFFOLD": "1",
-    "LC_ALL": "C",
-}
-_CONFFILE_OPTIONS = ("--force-confdef", "--force-confold")
-
-# Units that needrestart may name but that are never restarted from a
-# maintenance run (needrestart's own defaults skip them too): restarting them
-# ends sessions or the machine's message bus. They are reported as pending.
-_NEVER_RESTART = re.compile(
-    r"^(dbus(-broker)?|systemd-logind|(serial-)?getty@.*|user@.*|"
-    r"emergency|rescue|display-manager|gdm3?|lightdm|sddm)(\.service)?$"
-)
-# needrestart's name for PID 1 itself: it is re-executed, not restarted.
-_SYSTEMD_MANAGER = ("systemd-manager", "systemd-manager.service")
-_REMV_LINE = re.compile(r"^Remv (?P<package>\S+)")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 
 
 class HostPaths:
@@ -88,208 +85,6 @@ class HostPaths:
         return next((path for path in candidates if os.path.exists(path)), None)
 
 
-class ApplyError(Exception):
-    """The task fails. ``result`` holds what the module returns with the failure."""
-
-    def __init__(self, msg, result=None):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result or {}
-
-
-# --- pure helpers -----------------------------------------------------------
-
-
-def validate_params(params):
-    """Check what the argument spec cannot; return a list of messages."""
-    errors = []
-    packages = params["packages"]
-    if not packages:
-        errors.append("packages must name at least one package")
-    names = [p["name"] for p in packages]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        errors.append(f"packages names each package once; repeated: {', '.join(duplicates)}")
-    for package in packages:
-        if package["version"] == package["previous"]:
-            errors.append(
-                f"package {package['name']}: version equals previous ({package['version']})"
-            )
-    if not _RUN_ID.match(params["run_id"]) or params["run_id"] in (".", ".."):
-        errors.append(
-            "run_id must be one path component of letters, digits and . _ : + - "
-            f"(at most 128 characters), got {params['run_id']!r}"
-        )
-    for option, minimum in (
-        ("min_free_mb", 0),
-        ("lock_timeout", 0),
-        ("health_retries", 1),
-        ("health_delay", 0),
-    ):
-        if params[option] < minimum:
-            errors.append(f"{option} must be at least {minimum}")
-    return errors
-
-
-def parse_installed(text):
-    """Map package name (without architecture) to (version, status abbreviation)."""
-    installed = {}
-    for line in text.splitlines():
-        fields = line.split("\t")
-        if len(fields) == 3 and fields[0]:
-            installed[fields[0].split(":")[0]] = (fields[1], fields[2].strip())
-    return installed
-
-
-def is_new(package):
-    """A planned package with no installed version: an update installs it newly."""
-    return package["previous"] is None
-
-
-def _installed_version(installed, name):
-    """The version dpkg has fully installed, or None (absent, removed, half-installed)."""
-    version, status = installed.get(name.split(":")[0], (None, ""))
-    return version if status.startswith(("ii", "hi")) else None
-
-
-def classify(packages, installed):
-    """Split the plan into packages to upgrade and packages already at the target.
-
-    Raises ApplyError naming every package that is neither at ``previous``
-    nor at ``version``, or is held: the plan no longer matches the host. A
-    new package (``previous`` None) must not be installed yet, or be at its
-    target already.
-    """
-    to_apply, current, problems = [], [], []
-    for package in packages:
-        name = package["name"]
-        version, status = installed.get(name.split(":")[0], (None, ""))
-        if is_new(package):
-            present = _installed_version(installed, name)
-            if present is None:
-                to_apply.append(package)
-            elif present == package["version"]:
-                current.append(package)
-            else:
-                problems.append(f"{name} is installed at {present}, the plan expects it new")
-            continue
-        if version is None or not status.startswith(("ii", "hi")):
-            state = "not installed" if version is None else f"in dpkg state {status!r}"
-            problems.append(f"{name} is {state}")
-        elif status.startswith("h"):
-            problems.append(f"{name} is held (apt-mark hold); leave it out of the plan")
-        elif version == package["version"]:
-            current.append(package)
-        elif version == package["previous"]:
-            to_apply.append(package)
-        else:
-            problems.append(
-                f"{name} is installed at {version}, the plan expects {package['previous']}"
-            )
-    if problems:
-        raise ApplyError(
-            "stale plan, nothing changed: "
-            + "; ".join(problems)
-            + ". Probe the host again and plan from its current state."
-        )
-    return to_apply, current
-
-
-def simulation_problems(text, to_apply):
-    """What apt would do other than install exactly the planned versions, in apt's words."""
-    wanted = {p["name"].split(":")[0]: p["version"] for p in to_apply}
-    problems = []
-    seen = set()
-    for change in parse_apt_simulation(text):
-        name = change["package"].split(":")[0]
-        if name not in wanted:
-            what = "install" if change["new_install"] else "upgrade"
-            problems.append(f"apt would also {what} {name} {change['candidate']}")
-        elif change["candidate"] != wanted[name]:
-            problems.append(f"apt would install {name} {change['candidate']}, not {wanted[name]}")
-        else:
-            seen.add(name)
-    for line in text.splitlines():
-        match = _REMV_LINE.match(line)
-        if match:
-            problems.append(f"apt would remove {match.group('package')}")
-    problems.extend(f"apt would not upgrade {name}" for name in sorted(set(wanted) - seen))
-    return problems
-
-
-_MISMATCH = "the plan does not match what apt would do, nothing changed: "
-
-
-def _unplannable(problems):
-    return ApplyError(_MISMATCH + "; ".join(problems) + ". Plan every package the update needs.")
-
-
-def check_simulation(text, to_apply):
-    """Check that apt would install exactly the planned versions and nothing else."""
-    problems = simulation_problems(text, to_apply)
-    if problems:
-        raise _unplannable(problems)
-
-
-def group_of(package):
-    return package.get("group") or package["name"]
-
-
-def groups(packages):
-    """The planned groups in plan order: ``{group: [packages]}``."""
-    grouped = {}
-    for package in packages:
-        grouped.setdefault(group_of(package), []).append(package)
-    return grouped
-
-
-def install_argv(to_apply, lock_timeout, simulate=False):
-    argv = ["apt-get"]
-    if simulate:
-        argv += ["-s", "-o", "Debug::NoLocking=1"]
-    argv += ["install", "-y"]
-    # --only-upgrade would skip a planned new package; classify has checked
-    # that every other package is installed, which is what it guards.
-    if not any(is_new(p) for p in to_apply):
-        argv.append("--only-upgrade")
-    for option in _CONFFILE_OPTIONS:
-        argv += ["-o", f"Dpkg::Options::={option}"]
-    argv += ["--no-install-recommends", "-o", f"DPkg::Lock::Timeout={lock_timeout}"]
-    argv += [f"{p['name']}={p['version']}" for p in to_apply]
-    return argv
-
-
-def rollback_argv(debs):
-    """Reinstall the backed-up .debs through apt.
-
-    apt orders the downgrade by Pre-Depends (libpam-modules needs
-    libpam-modules-bin at its own version configured first); ``dpkg -i`` with
-    every archive at once unpacks them all first and refuses such a package.
-    apt may take a version the mirror still has from the mirror instead of
-    the file; the files are what it falls back on.
-    """
-    argv = ["apt-get", "install", "-y", "--allow-downgrades", "--no-remove"]
-    for option in _CONFFILE_OPTIONS:
-        argv += ["-o", f"Dpkg::Options::={option}"]
-    return argv + list(debs)
-
-
-def purge_argv(names):
-    """Purge packages an update had newly installed.
-
-    dpkg, not apt: dpkg refuses to remove a package something still depends
-    on, where apt would remove the dependants along with it.
-    """
-    return ["dpkg", "--purge", *_CONFFILE_OPTIONS, *names]
-
-
-def restartable(services):
-    """Split needrestart's services into (restart, leave pending)."""
-    restart = [s for s in services if not _NEVER_RESTART.match(s)]
-    pending = [s for s in services if _NEVER_RESTART.match(s)]
-    return restart, pending
-
-
 def free_mb(path):
     stat = os.statvfs(path)
     return stat.f_bavail * stat.f_frsize // (1024 * 1024)
@@ -298,8 +93,11 @@ def free_mb(path):
 # --- the sequence -----------------------------------------------------------
 
 
-class AptApply:
+class AptApply(HostRunner):
     """Back up, apply, check and roll back one planned set of package updates."""
+
+    error = ApplyError
+    failure_note = ", nothing changed"
 
     def __init__(
         self,
@@ -312,28 +110,17 @@ class AptApply:
         clock=time.monotonic,
         now=time.time,
     ):
-        self._run = run
-        self._check_mode = check_mode
+        super().__init__(run, check_mode, environ={"LC_ALL": "C"})
         self.paths = paths or HostPaths()
         self._http = http
         self._popen = popen
         self._sleep = sleep
         self._clock = clock
         self._now = now
-        self.warnings = []
         self._manifest = None
         self._manifest_path = None
 
     # commands
-
-    def _call(self, argv, env=None, **kwargs):
-        return self._run(argv, environ_update=dict(env or {"LC_ALL": "C"}), **kwargs)
-
-    def _must(self, argv, what, env=None, **kwargs):
-        rc, out, err = self._call(argv, env, **kwargs)
-        if rc != 0:
-            raise ApplyError(f"{what} failed, nothing changed: {argv[0]} exited {rc}: {tail(err)}")
-        return out
 
     def installed(self, names):
         # dpkg-query exits 1 when a name is unknown; the missing name is reported by classify.
@@ -406,7 +193,7 @@ class AptApply:
         if not problems:
             return to_apply, []
         if len(planned) == 1:
-            raise _unplannable(problems)
+            raise unplannable(problems)
         skipped = []
         for group, members in planned.items():
             group_problems = self._simulate(members, params["lock_timeout"])
@@ -421,10 +208,10 @@ class AptApply:
         words = "; ".join(f"group {s['group']}: {s['reason']}" for s in skipped)
         if not skipped:
             # Each group alone is fine, together apt disagrees: nothing is safe to apply.
-            raise _unplannable(problems)
+            raise unplannable(problems)
         if not params.get("partial"):
             raise ApplyError(
-                f"{_MISMATCH}{words}. An approved set is applied whole or not at all, "
+                f"{PLAN_MISMATCH}{words}. An approved set is applied whole or not at all, "
                 "so no other group was applied either.",
                 {"skipped_groups": skipped},
             )
@@ -432,12 +219,12 @@ class AptApply:
         remaining = [p for p in to_apply if p["name"] not in names]
         if not remaining:
             raise ApplyError(
-                f"{_MISMATCH}no group could be applied: {words}.", {"skipped_groups": skipped}
+                f"{PLAN_MISMATCH}no group could be applied: {words}.", {"skipped_groups": skipped}
             )
         problems = self._simulate(remaining, params["lock_timeout"])
         if problems:
             raise ApplyError(
-                f"{_MISMATCH}{words}; without them: {'; '.join(problems)}.",
+                f"{PLAN_MISMATCH}{words}; without them: {'; '.join(problems)}.",
                 {"skipped_groups": skipped},
             )
         self.warnings.extend(f"not applied, group {s['group']}: {s['reason']}" for s in skipped)
@@ -447,12 +234,8 @@ class AptApply:
 
     def _write_manifest(self, **updates):
         self._manifest.update(updates, updated=_iso(self._now()))
-        tmp = self._manifest_path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self._manifest, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, self._manifest_path)
+        text = json.dumps(self._manifest, indent=2, sort_keys=True) + "\n"
+        atomic_write(self._manifest_path, text, mode=0o600)
 
     def _new_debs(self, debs_dir, before):
         return sorted(set(os.listdir(debs_dir)) - before)
@@ -537,7 +320,8 @@ class AptApply:
         self._write_manifest()
         try:
             entries = [
-                _new_entry(p) if is_new(p) else self.backup_package(p, debs_dir) for p in to_apply
+                new_package_entry(p) if is_new(p) else self.backup_package(p, debs_dir)
+                for p in to_apply
             ]
             self._write_manifest(packages=entries)
             if db_dump:
@@ -568,7 +352,7 @@ class AptApply:
         restart, pending = restartable(parse_needrestart(out)["services"])
         restarted, failures = [], []
         for unit in restart:
-            if unit in _SYSTEMD_MANAGER:
+            if unit in SYSTEMD_MANAGER:
                 argv = ["systemctl", "daemon-reexec"]
             else:
                 argv = ["systemctl", "restart", unit]
@@ -586,36 +370,33 @@ class AptApply:
 
     # rollback
 
+    def _rollback_failure(self, argv, what):
+        rc, _out, err = self._call(argv, APT_ENV)
+        return f"rollback failed: {what} exited {rc}: {tail(err)}" if rc != 0 else ""
+
     def rollback(self, run_dir, entries, services_before, restart=True):
         # The old versions go back first: until the packages that need a new
         # package are back at versions that do not, dpkg refuses to purge it.
         debs = [os.path.join(run_dir, "debs", f) for e in entries for f in e["debs"]]
-        if debs:
-            rc, _out, err = self._call(rollback_argv(debs), APT_ENV)
-            if rc != 0:
-                return (
-                    False,
-                    f"rollback failed: apt-get install of the backed-up packages exited {rc}: "
-                    f"{tail(err)}",
-                    services_before,
-                )
+        failed = debs and self._rollback_failure(
+            rollback_argv(debs), "apt-get install of the backed-up packages"
+        )
+        if failed:
+            return False, failed, services_before
         versions = self.installed([e["name"] for e in entries])
         new = [e["name"] for e in entries if e.get("new_install")]
-        present = [n for n in new if _installed_version(versions, n) is not None]
+        present = [n for n in new if installed_version(versions, n) is not None]
         if present:
-            rc, _out, err = self._call(purge_argv(present), APT_ENV)
-            if rc != 0:
-                return (
-                    False,
-                    f"rollback failed: purging the newly installed {', '.join(present)} "
-                    f"exited {rc}: {tail(err)}",
-                    services_before,
-                )
+            failed = self._rollback_failure(
+                purge_argv(present), f"purging the newly installed {', '.join(present)}"
+            )
+            if failed:
+                return False, failed, services_before
             versions = self.installed([e["name"] for e in entries])
         wrong = [
-            f"{e['name']} is at {_installed_version(versions, e['name']) or 'none'}"
+            f"{e['name']} is at {installed_version(versions, e['name']) or 'none'}"
             for e in entries
-            if _installed_version(versions, e["name"]) != e["previous"]
+            if installed_version(versions, e["name"]) != e["previous"]
         ]
         if wrong:
             return False, "rollback incomplete: " + "; ".join(wrong), services_before
@@ -624,7 +405,7 @@ class AptApply:
         restarted, _pending, failures = self.restart_services()
         # Restart the services restarted for the update again, plus what needrestart names now.
         for unit in services_before:
-            if unit not in restarted and unit not in _SYSTEMD_MANAGER:
+            if unit not in restarted and unit not in SYSTEMD_MANAGER:
                 rc, _out, err = self._call(["systemctl", "restart", unit])
                 if rc == 0:
                     restarted.append(unit)
@@ -655,7 +436,7 @@ class AptApply:
         self._note_reboot(result)
 
         to_apply, current = classify(packages, self.installed([p["name"] for p in packages]))
-        result["already_current"] = [_summary(p) for p in current]
+        result["already_current"] = [package_summary(p) for p in current]
         if not to_apply:
             return result
 
@@ -687,7 +468,7 @@ class AptApply:
                     dict(result, health_before=health),
                 )
 
-        result.update(changed=True, applied=[_summary(p) for p in to_apply])
+        result.update(changed=True, applied=[package_summary(p) for p in to_apply])
         if self._check_mode:
             self._check_rollback_possible(to_apply)
             return result
@@ -797,7 +578,7 @@ class AptApply:
     def _untouched(self, entries):
         versions = self.installed([e["name"] for e in entries])
         return all(
-            _installed_version(versions, e["name"]) is None
+            installed_version(versions, e["name"]) is None
             if e.get("new_install")
             else versions.get(e["name"].split(":")[0]) == (e["previous"], "ii")
             for e in entries
@@ -815,17 +596,6 @@ class AptApply:
                     f"no rollback possible: {package['name']} {package['previous']} cannot be "
                     f"downloaded any more ({tail(err)}) and dpkg-repack is not installed"
                 )
-
-
-def _summary(package):
-    return {"name": package["name"], "previous": package["previous"], "version": package["version"]}
-
-
-def _new_entry(package):
-    """The manifest entry of a new package: nothing to back up, purged on rollback."""
-    return dict(
-        name=package["name"], previous=None, target=package["version"], new_install=True, debs=[]
-    )
 
 
 def _iso(timestamp):

@@ -26,6 +26,7 @@ import time
 import urllib.parse
 import urllib.request
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import (
     FAILED_MARKER,
     SCHEMA_STATE,
@@ -48,6 +49,11 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     url_request,
     url_secrets,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import (
+    HostError,
+    HostRunner,
+    run_id_errors,
+)
 
 READ_ONLY_BEGIN = "# twovalue.sla maintenance: read-only begin"
 READ_ONLY_END = "# twovalue.sla maintenance: read-only end"
@@ -55,7 +61,6 @@ _READ_ONLY_BLOCK = re.compile(
     r"\n?" + re.escape(READ_ONLY_BEGIN) + r".*?" + re.escape(READ_ONLY_END) + r"\n?", re.DOTALL
 )
 _CHUNK = 1024 * 1024
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 MAINTENANCE_MARKER = "/* twovalue.sla maintenance */"
 # WordPress's own upgrade step (wp-admin/upgrade.php) without the browser;
@@ -70,13 +75,8 @@ exit( (int) get_option( 'db_version' ) === (int) $GLOBALS['wp_db_version'] ? 0 :
 """
 
 
-class ReleaseError(Exception):
+class ReleaseError(HostError):
     """The task fails; ``result`` holds what the module returns with it."""
-
-    def __init__(self, msg, result=None):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result or {}
 
 
 def read_only_block(message):
@@ -102,14 +102,7 @@ def sha256_of(path):
 
 def _replace_file(path, text):
     """Rewrite ``path`` atomically, keeping its owner and mode (it holds the site's secrets)."""
-    info = os.stat(path)
-    tmp = f"{path}.sla-tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chown(tmp, info.st_uid, info.st_gid)
-    os.chmod(tmp, info.st_mode & 0o7777)
-    os.replace(tmp, path)
+    atomic_write(path, text, like=path)
 
 
 def _carry(old, new):
@@ -278,12 +271,6 @@ def validate_params(params):
     return errors
 
 
-def run_id_errors(params):
-    if _RUN_ID.match(params["run_id"] or ""):
-        return []
-    return [f"run_id {params['run_id']!r} may hold only letters, digits and ._:+-"]
-
-
 def record_schema(path, site, version):
     state = {}
     try:
@@ -293,14 +280,13 @@ def record_schema(path, site, version):
         state = {}
     state[site] = version
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state, indent=2, sort_keys=True))
 
 
-class ReleaseSwitch:
+class ReleaseSwitch(HostRunner):
     """One site's switch to one release, with the rollback that undoes it."""
+
+    error = ReleaseError
 
     # Each activity keeps its backups apart under backup_dir.
     backup_subdir = "cms"
@@ -318,8 +304,7 @@ class ReleaseSwitch:
         sql_clients=SQL_CLIENTS,
         dump_binaries=DUMP_BINARIES,
     ):
-        self._run = run
-        self._check_mode = check_mode
+        super().__init__(run, check_mode, environ={"LC_ALL": "C"})
         self._sleep = sleep
         self._popen = popen
         self._now = now
@@ -328,14 +313,6 @@ class ReleaseSwitch:
         self._sql_clients = sql_clients
         self._dump_binaries = dump_binaries
         self._health = HealthChecks(self._call, http, sleep, sql_clients)
-        self.steps = []
-        self.warnings = []
-
-    def _call(self, argv, env=None, **kwargs):
-        return self._run(argv, environ_update=dict(env or {"LC_ALL": "C"}), **kwargs)
-
-    def _step(self, text):
-        self.steps.append(text)
 
     # the sequence
 
@@ -367,8 +344,7 @@ class ReleaseSwitch:
         if stale:
             # Left by an interrupted run: visitors have been locked out since.
             self.warnings.append(f"{stale} still held maintenance mode from an earlier run")
-        if self._check_mode:
-            self._step(f"would switch {root} from {old_version} to {to}")
+        if self._would(f"switch {root} from {old_version} to {to}"):
             return dict(result, changed=True, msg=f"{root} would be switched to {to}")
 
         ok, health = self._health.run(
@@ -402,34 +378,47 @@ class ReleaseSwitch:
 
     def _switch_and_check(self, kind, p, result, old_release, new_release, undo):
         root, to = p["site_root"], p["to_version"]
-        current = os.path.join(root, "current")
-        switched = False
-        try:
-            self._schema_update(kind, new_release, p["site_url"])
-            self._point(current, new_release, p["run_id"])
-            switched = True
-            self._step(f"current -> releases/{to}")
-            self._reload(p["reload_services"])
-            ok, health = self._health.run(
-                self._site_checks(kind, p, to), p["health_retries"], p["health_delay"]
-            )
-            result["health"] = health
-            if not ok:
-                raise ReleaseError(
-                    "health checks failed after the switch: "
-                    + "; ".join(h["detail"] for h in health if not h["ok"])
-                )
-        except (ReleaseError, OSError) as exc:
-            reason = exc.msg if isinstance(exc, ReleaseError) else f"{exc}"
-            self._roll_back(kind, p, result, old_release, new_release, undo, switched)
-            raise ReleaseError(
-                f"{root}: switching to {to} failed and was rolled back: {reason}", result
-            ) from None
+        self._go_live(
+            p,
+            f"switching to {to}",
+            new_release,
+            self._site_checks(kind, p, to),
+            result,
+            before=lambda: self._schema_update(kind, new_release, p["site_url"]),
+            undo=lambda switched: self._roll_back(
+                kind, p, result, old_release, new_release, undo, switched
+            ),
+        )
         leave_read_only(undo)
         self._step("maintenance mode lifted")
         record_schema(self._schema_state, os.path.realpath(root), to)
         result["pruned"] = self._prune(root, p["keep_releases"])
         return dict(result, changed=True, msg=f"{root} switched from {result['from']} to {to}")
+
+    def _go_live(self, p, doing, release, checks, result, before, undo):
+        """Run ``before`` (the schema step), point ``current`` at ``release``, reload and
+        health-check; on any failure ``undo(switched)`` and fail saying ``doing`` failed."""
+        root = p["site_root"]
+        switched = False
+        try:
+            before()
+            self._point(os.path.join(root, "current"), release, p["run_id"])
+            switched = True
+            self._step(f"current -> releases/{os.path.basename(release)}")
+            self._reload(p["reload_services"])
+            ok, health = self._health.run(checks, p["health_retries"], p["health_delay"])
+            result["health"] = health
+            if not ok:
+                raise self.error(
+                    "health checks failed after the switch: "
+                    + "; ".join(h["detail"] for h in health if not h["ok"])
+                )
+        except (ReleaseError, OSError) as exc:
+            reason = exc.msg if isinstance(exc, ReleaseError) else str(exc)
+            undo(switched)
+            raise self.error(
+                f"{root}: {doing} failed and was rolled back: {reason}", result
+            ) from None
 
     # steps
 
@@ -491,11 +480,10 @@ class ReleaseSwitch:
         partial = os.path.join(releases, f".partial-{to}-{run_id}")
         os.mkdir(partial, 0o755)
         try:
-            rc, _out, err = self._call(
-                ["tar", "-xf", archive, "-C", partial, "--strip-components=1", "--no-same-owner"]
+            self._must(
+                ["tar", "-xf", archive, "-C", partial, "--strip-components=1", "--no-same-owner"],
+                "unpacking",
             )
-            if rc != 0:
-                raise ReleaseError(f"unpacking failed: tar exited {rc}: {tail(err)}")
             found = code_version(partial, kind.name)
             if found != to:
                 raise ReleaseError(f"the archive holds {kind.label} {found}, not {to}")
@@ -601,17 +589,30 @@ class ReleaseSwitch:
         return restore_from_gzip(base, dump, self._popen)
 
     def _prune(self, root, keep):
+        # Failed releases are named <version>.failed-<run>, so they never match and stay.
+        return self._prune_where(
+            root,
+            keep,
+            _VERSION.match,
+            lambda path: tuple(int(x) for x in os.path.basename(path).split(".")),
+        )
+
+    @staticmethod
+    def _prune_where(root, keep, prunable, oldest_first):
+        """Remove the releases named ``prunable`` but the running one and the ``keep - 1``
+        newest; return their names, oldest first."""
         releases = os.path.join(root, "releases")
         current = os.path.realpath(os.path.join(root, "current"))
-        candidates = [
-            os.path.join(releases, name)
-            for name in os.listdir(releases)
-            # Real paths: through a symlinked site root the running release must still match.
-            if _VERSION.match(name) and os.path.realpath(os.path.join(releases, name)) != current
-        ]
-        candidates.sort(key=lambda path: tuple(int(x) for x in os.path.basename(path).split(".")))
-        # Failed releases are named <version>.failed-<run>, so they never match and stay.
-        pruned = candidates[: max(0, len(candidates) - (keep - 1))]
+        candidates = sorted(
+            (
+                os.path.join(releases, name)
+                for name in os.listdir(releases)
+                # Real paths: through a symlinked site root the running release must still match.
+                if prunable(name) and os.path.realpath(os.path.join(releases, name)) != current
+            ),
+            key=oldest_first,
+        )
+        pruned = candidates[: max(0, len(candidates) - max(0, keep - 1))]
         for path in pruned:
             shutil.rmtree(path)
         return [os.path.basename(path) for path in pruned]

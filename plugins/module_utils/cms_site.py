@@ -161,21 +161,13 @@ def _php_truthy(value):
     return value not in (None, False, 0, "", "0")
 
 
-def _assignments(code, names):
-    # Later assignments win, as they do when PHP runs the file top to bottom.
-    values = {}
-    for match in _ASSIGNMENT.finditer(code):
-        if match.group(1) in names:
-            values[match.group(1)] = _literal(match.group(2))
-    return values
-
-
-def _defines(code, names):
-    values = {}
-    for match in _DEFINE.finditer(code):
-        if match.group(2) in names:
-            values[match.group(2)] = _literal(match.group(3))
-    return values
+def _literals(pattern, code, names, name_group, value_group):
+    # Later ones win, as they do when PHP runs the file top to bottom.
+    return {
+        match.group(name_group): _literal(match.group(value_group))
+        for match in pattern.finditer(code)
+        if match.group(name_group) in names
+    }
 
 
 def _without_userinfo(value):
@@ -194,14 +186,21 @@ def _loaded(code):
     return loaded["Extension"], loaded["Skin"]
 
 
-def mediawiki_settings(path, errors):
-    """Maintenance facts from LocalSettings.php; never a credential or key."""
+def _settings_code(path, errors, name):
+    """The settings file's code without comments; None (the problem noted) when unreadable."""
     source, problem = _read_file(path)
     if problem:
-        errors.append(f"LocalSettings.php {problem}")
+        errors.append(f"{name} {problem}")
+        return None
+    return _strip_comments(source)
+
+
+def mediawiki_settings(path, errors):
+    """Maintenance facts from LocalSettings.php; never a credential or key."""
+    code = _settings_code(path, errors, "LocalSettings.php")
+    if code is None:
         return {"file": path, "readable": False}
-    code = _strip_comments(source)
-    values = _assignments(code, set(_MW_SETTINGS) | {"wgReadOnly"})
+    values = _literals(_ASSIGNMENT, code, set(_MW_SETTINGS) | {"wgReadOnly"}, 1, 2)
     settings = {"file": path, "readable": True}
     for name, key in _MW_SETTINGS.items():
         settings[key] = values.get(name)
@@ -230,13 +229,11 @@ def wp_config_path(real):
 
 def wordpress_settings(path, errors):
     """Maintenance facts from wp-config.php; never a credential, key or salt."""
-    source, problem = _read_file(path)
-    if problem:
-        errors.append(f"wp-config.php {problem}")
+    code = _settings_code(path, errors, "wp-config.php")
+    if code is None:
         return {"file": path, "readable": False}
-    code = _strip_comments(source)
-    constants = _defines(code, set(_WP_CONSTANTS))
-    variables = _assignments(code, set(_WP_VARIABLES))
+    constants = _literals(_DEFINE, code, set(_WP_CONSTANTS), 2, 3)
+    variables = _literals(_ASSIGNMENT, code, set(_WP_VARIABLES), 1, 2)
     settings = {"file": path, "readable": True}
     for name, key in _WP_CONSTANTS.items():
         settings[key] = constants.get(name)

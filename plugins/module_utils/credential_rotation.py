@@ -20,6 +20,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     SQL_CLIENTS,
     HealthChecks,
@@ -27,6 +28,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     sql_string,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 _NATIVE_HASH = re.compile(r"IDENTIFIED BY PASSWORD '(\*[0-9A-F]{40})'")
 _MW_PASSWORD = re.compile(r"""^(\s*\$wgDBpassword\s*=\s*)(['"])(?:[^'"\\]|\\.)*\2(\s*;)""", re.M)
@@ -36,10 +38,9 @@ _WP_PASSWORD = re.compile(
 _TIMEOUT = 10
 
 
-class RotationError(Exception):
+class RotationError(HostError):
     def __init__(self, msg, steps, reverted):
-        super().__init__(msg)
-        self.msg = msg
+        super().__init__(msg, {"steps": steps, "reverted": reverted})
         self.steps = steps
         self.reverted = reverted
 
@@ -86,13 +87,11 @@ def site_check(kind, site_url):
     return {"type": "http", "url": f"{base}/", "contains": "</html>"}
 
 
-class CredentialRotation:
+class CredentialRotation(HostRunner):
     def __init__(self, call, check_mode=False, health=None, opener=None):
-        self._call = call
-        self._check = check_mode
+        super().__init__(call, check_mode)
         self._health = health or HealthChecks(call)
         self._opener = opener
-        self.steps = []
 
     def _sql(self, statement, what, defaults_file=None, user="root"):
         client = first_existing(SQL_CLIENTS)
@@ -151,23 +150,22 @@ class CredentialRotation:
                     self.steps,
                     False,
                 )
-        if self._check:
-            self.steps.append(f"would set a new password for {account}@{host}")
+        if self._would(f"set a new password for {account}@{host}"):
             return {"changed": True, "steps": self.steps}
         rc, _out, detail = self._sql(
             f"ALTER USER {name} IDENTIFIED BY {sql_string(secret)}", "setting the new password"
         )
         if rc != 0:
             raise RotationError(detail, self.steps, False)
-        self.steps.append(f"new password set for {account}@{host}")
+        self._step(f"new password set for {account}@{host}")
         try:
             works, detail = self._login_works(account, secret)
             if not works:
                 raise RotationError(detail, self.steps, False)
-            self.steps.append("login with the new password verified")
+            self._step("login with the new password verified")
             if config:
                 self._write_config(config, with_password(old_text, kind, secret))
-                self.steps.append(f"{config} points at the new password")
+                self._step(f"{config} points at the new password")
                 # The site must answer from its database with the new password in place.
                 checks = [site_check(kind, params["site_url"]), *params["health_checks"]]
                 ok, results = self._health.run(
@@ -176,7 +174,7 @@ class CredentialRotation:
                 if not ok:
                     failed = "; ".join(r["detail"] for r in results if not r["ok"])
                     raise RotationError(f"health check failed: {failed}", self.steps, False)
-                self.steps.append("site healthy with the new password")
+                self._step("site healthy with the new password")
         except (RotationError, OSError) as exc:
             self._revert_db(name, old_hash, config, old_text)
             msg = exc.msg if isinstance(exc, RotationError) else str(exc)
@@ -192,24 +190,24 @@ class CredentialRotation:
             [site_check(kind, params["site_url"])], params["health_retries"], params["health_delay"]
         )
         if ok:
-            self.steps.append("site healthy again with the old password")
+            self._step("site healthy again with the old password")
             return ""
         detail = "; ".join(r["detail"] for r in results if not r["ok"])
-        self.steps.append(f"site unhealthy after the revert: {detail}")
+        self._step(f"site unhealthy after the revert: {detail}")
         return f"; and after the revert the site still fails: {detail}"
 
     def _revert_db(self, name, old_hash, config, old_text):
         if config:
             self._write_config(config, old_text)
-            self.steps.append(f"{config} restored")
+            self._step(f"{config} restored")
         rc, _out, detail = self._sql(
             f"ALTER USER {name} IDENTIFIED BY PASSWORD {sql_string(old_hash)}",
             "restoring the old password",
         )
         if rc != 0:
-            self.steps.append(f"restoring the old password failed: {detail}")
+            self._step(f"restoring the old password failed: {detail}")
         else:
-            self.steps.append("old password restored")
+            self._step("old password restored")
 
     @staticmethod
     def _write_config(path, text):
@@ -226,23 +224,20 @@ class CredentialRotation:
                     and os.stat(other).st_ino == stat.st_ino
                 ):
                     copies.append(other)
+
         # One new inode linked in place of every copy: the releases keep
         # sharing the file, so a revert finds them all again.
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.realpath(path)), prefix=".sla-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, stat.st_mode & 0o7777)
-            os.chown(tmp, stat.st_uid, stat.st_gid)
-            for target in copies[1:]:
-                linked = f"{tmp}.link"
-                os.link(tmp, linked)
-                os.replace(linked, target)
-            os.replace(tmp, os.path.realpath(path))
-        finally:
-            for leftover in (tmp, f"{tmp}.link"):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)
+        def link_copies(finished):
+            linked = f"{finished}.link"
+            try:
+                for target in copies[1:]:
+                    os.link(finished, linked)
+                    os.replace(linked, target)
+            finally:
+                if os.path.exists(linked):
+                    os.unlink(linked)
+
+        atomic_write(os.path.realpath(path), text, like=path, before_replace=link_copies)
 
     # -- MediaWiki accounts -------------------------------------------------------
 
@@ -258,8 +253,7 @@ class CredentialRotation:
                 detail if rc else f"no wiki account {account} in {database}", self.steps, False
             )
         old_hash = out.strip()
-        if self._check:
-            self.steps.append(f"would set a new password for wiki account {account}")
+        if self._would(f"set a new password for wiki account {account}"):
             return {"changed": True, "steps": self.steps}
         code = (
             f"$u = User::newFromName({php_single_quoted(account)});\n"
@@ -277,7 +271,7 @@ class CredentialRotation:
                 self.steps,
                 False,
             )
-        self.steps.append(f"new password set for wiki account {account}")
+        self._step(f"new password set for wiki account {account}")
         try:
             if not self._wiki_login(params["site_url"], account, secret):
                 raise RotationError(
@@ -285,14 +279,14 @@ class CredentialRotation:
                     self.steps,
                     False,
                 )
-            self.steps.append("login with the new password verified")
+            self._step("login with the new password verified")
         except (RotationError, OSError, ValueError) as exc:
             self._sql(
                 f"UPDATE {database}.{prefix}user SET user_password = {sql_string(old_hash)} "
                 f"WHERE user_name = {sql_string(account)}",
                 "restoring the old password",
             )
-            self.steps.append("old password restored")
+            self._step("old password restored")
             msg = exc.msg if isinstance(exc, RotationError) else str(exc)
             raise RotationError(msg, self.steps, True) from exc
         return {"changed": True, "steps": self.steps}

@@ -18,6 +18,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_file
+
 _HTTP_BODY_LIMIT = 1024 * 1024
 _DUMP_CHUNK = 1024 * 1024
 SQL_CLIENTS = ("/usr/bin/mariadb", "/usr/bin/mysql")
@@ -312,44 +314,37 @@ class DumpError(Exception):
     """The dump did not complete; the partial file is removed."""
 
 
+def _client(popen, argv, errors, **streams):
+    """Start a dump or SQL client in the C locale, its error output into ``errors``."""
+    return popen(argv, stderr=errors, env=dict(os.environ, LC_ALL="C"), **streams)
+
+
 def dump_to_gzip(argv, target, popen=subprocess.Popen):
     """Stream a dump command's output through gzip into ``target``; never hold it in memory."""
-    partial = target + ".partial"
-    with tempfile.TemporaryFile() as errors:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as packed:
-            process = popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                env=dict(os.environ, LC_ALL="C"),
-            )
-            try:
-                for chunk in iter(lambda: process.stdout.read(_DUMP_CHUNK), b""):
-                    packed.write(chunk)
-            finally:
-                process.stdout.close()
-                rc = process.wait()
+    with (
+        tempfile.TemporaryFile() as errors,
+        atomic_file(target, mode=0o600) as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb") as packed,
+    ):
+        process = _client(popen, argv, errors, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        try:
+            for chunk in iter(lambda: process.stdout.read(_DUMP_CHUNK), b""):
+                packed.write(chunk)
+        finally:
+            process.stdout.close()
+            rc = process.wait()
         if rc != 0:
             errors.seek(0)
             message = errors.read(4096).decode("utf-8", "replace")
-            # A partial dump restores nothing and may be what filled the disk.
-            os.remove(partial)
+            # Raised inside the write, so the partial dump is removed: it restores
+            # nothing and may be what filled the disk.
             raise DumpError(f"{os.path.basename(argv[0])} exited {rc}: {tail(message)}")
-    os.replace(partial, target)
 
 
 def restore_from_gzip(argv, source, popen=subprocess.Popen):
     """Feed a gzip'd SQL dump to a client command; return (rc, error text)."""
     with tempfile.TemporaryFile() as errors:
-        process = popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            env=dict(os.environ, LC_ALL="C"),
-        )
+        process = _client(popen, argv, errors, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         try:
             with gzip.open(source, "rb") as dump:
                 for chunk in iter(lambda: dump.read(_DUMP_CHUNK), b""):

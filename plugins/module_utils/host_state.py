@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_site import (
     SCHEMA_STATE,
     discover_sites,
@@ -425,11 +426,7 @@ def write_simulation_cache(path, content):
     """Write atomically, root-only; a cache that cannot be written is skipped."""
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = f"{path}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(content, handle)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(content), mode=0o600)
     except OSError:
         pass
 

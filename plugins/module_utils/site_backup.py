@@ -25,6 +25,7 @@ import re
 import secrets
 import shutil
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     DUMP_BINARIES,
@@ -39,6 +40,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     sql_string,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 MANIFEST = "manifest.json"
 DUMP = "database.sql.gz"
@@ -56,10 +58,8 @@ _UPLOADS = {"mediawiki": "images", "wordpress": "wp-content/uploads"}
 _FUTURE_TOLERANCE = datetime.timedelta(hours=1)
 
 
-class BackupError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
+class BackupError(HostError):
+    pass
 
 
 def site_key(site_root):
@@ -198,14 +198,14 @@ def due(sets, now, max_age_hours):
     return True, f"newest verified backup {newest} is {hours:.1f} h old", newest
 
 
-class SiteBackup:
+class SiteBackup(HostRunner):
+    error = BackupError
+
     def __init__(self, call, check_mode=False, popen=None, clock=None, disk_free=None):
-        self._call = call
-        self._check = check_mode
+        super().__init__(call, check_mode)
         self._popen = {"popen": popen} if popen else {}
         self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self._disk_free = disk_free or _disk_free
-        self.steps = []
 
     def run(self, p):
         """Back up every site that is due, verify and prune; one result per site."""
@@ -226,7 +226,7 @@ class SiteBackup:
                           "pruned": pruned,
                           "freed": sum(_bytes(os.path.join(site_dir, n)) for n in pruned)})  # fmt: skip
         self._refuse_without_room(p["backup_dir"], plans)
-        if self._check:
+        if self._check_mode:
             return results + [_planned(plan) for plan in plans]
         # A site refused for room still has its old sets removed: the next night has more room.
         work = [plan for plan in plans if plan["pruned"] or (plan["due"] and "problem" not in plan)]
@@ -335,7 +335,7 @@ class SiteBackup:
             dump_to_gzip(argv, dump, **self._popen)
         except DumpError as exc:
             raise BackupError(f"database dump of {target['database']} failed: {exc}") from None
-        self.steps.append(f"{target['site_root']}: database {target['database']} dumped")
+        self._step(f"{target['site_root']}: database {target['database']} dumped")
         archive = os.path.join(set_dir, ARCHIVE)
         rc, _out, err = self._call(
             [
@@ -353,7 +353,7 @@ class SiteBackup:
         if rc not in (0, 1):
             # tar exits 1 when a file changed while it was read: the set is still whole.
             raise BackupError(f"archiving {target['site_root']} failed: {tail(err)}")
-        self.steps.append(f"{target['site_root']}: files archived ({', '.join(target['paths'])})")
+        self._step(f"{target['site_root']}: files archived ({', '.join(target['paths'])})")
         files = {
             n: {
                 "bytes": os.path.getsize(os.path.join(set_dir, n)),
@@ -404,7 +404,7 @@ class SiteBackup:
             f"dump restored into a scratch database: {restored['tables']} tables, "
             f"{restored['rows']} rows, the same tables as {target['database']}"
         )
-        self.steps.append(f"{target['site_root']}: backup verified")
+        self._step(f"{target['site_root']}: backup verified")
         return {"ok": True, "at": _now_text(self._clock()), "checks": checks,
                 "tables": restored["tables"], "rows": restored["rows"]}  # fmt: skip
 
@@ -457,7 +457,7 @@ class SiteBackup:
             try:
                 sql(f"DROP DATABASE IF EXISTS `{scratch}`")
             except BackupError:
-                self.steps.append(f"scratch database {scratch} could not be dropped")
+                self._step(f"scratch database {scratch} could not be dropped")
 
     def _estimate(self, target):
         client = _client()
@@ -489,7 +489,7 @@ class SiteBackup:
         for name, why in prune_plan(sets, now, retention_days, keep=(keep,) if keep else ()):
             shutil.rmtree(os.path.join(site_dir, name), ignore_errors=True)
             gone.append({"set": name, "reason": why})
-            self.steps.append(f"{site_dir}/{name} removed: {why}")
+            self._step(f"{site_dir}/{name} removed: {why}")
         return gone
 
 
@@ -541,9 +541,4 @@ def _now_text(moment):
 
 
 def _write_json(path, data):
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))

@@ -21,6 +21,7 @@ import re
 import shutil
 import time
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
     KINDS,
     ReleaseError,
@@ -57,6 +58,7 @@ def validate_deploy_params(p):
 
 
 class SiteDeploy(ReleaseSwitch):
+    error = DeployError
     backup_subdir = "deploy"
 
     def _state(self, root):
@@ -67,10 +69,7 @@ class SiteDeploy(ReleaseSwitch):
             return {}
 
     def _save_state(self, root, state):
-        path = os.path.join(root, STATE_FILE)
-        with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=1, sort_keys=True)
-        os.replace(f"{path}.tmp", path)
+        atomic_write(os.path.join(root, STATE_FILE), json.dumps(state, indent=1, sort_keys=True))
 
     def _lock(self, root):
         handle = open(os.path.join(root, LOCK_FILE), "a+", encoding="utf-8")  # noqa: SIM115
@@ -113,7 +112,7 @@ class SiteDeploy(ReleaseSwitch):
             live = os.path.realpath(current) if os.path.islink(current) else None
             if live == os.path.realpath(target):
                 return dict(result, changed=False, msg=f"{root} already serves {p['release']}")
-            self._step(f"would deploy {p['release']} to {root}")
+            self._would(f"deploy {p['release']} to {root}")
             return dict(result, changed=True, msg=f"{p['release']} would be deployed to {root}")
         lock = self._lock(root)
         try:
@@ -223,8 +222,7 @@ class SiteDeploy(ReleaseSwitch):
         return state
 
     def _switch(self, p, root, current, target, live, result):
-        switched = False
-        try:
+        def schema_step():
             if p.get("schema"):
                 # Written before the schema step: a run killed during it is undone by the next.
                 pending = {
@@ -236,25 +234,16 @@ class SiteDeploy(ReleaseSwitch):
                 }
                 self._save_state(root, dict(self._state(root), schema_pending=pending))
                 self._schema_update(KINDS[p["schema"]], target, p["site_url"])
-            self._point(current, target, p["run_id"])
-            switched = True
-            self._step(f"current -> releases/{p['release']}")
-            self._reload(p["reload_services"])
-            ok, health = self._health.run(
-                self._checks(p, p["version"]), p["health_retries"], p["health_delay"]
-            )
-            result["health"] = health
-            if not ok:
-                raise DeployError(
-                    "health checks failed after the switch: "
-                    + "; ".join(h["detail"] for h in health if not h["ok"])
-                )
-        except (ReleaseError, OSError) as exc:
-            reason = exc.msg if isinstance(exc, ReleaseError) else str(exc)
-            self._undo(p, root, current, target, live, result, switched)
-            raise DeployError(
-                f"{root}: deploying {p['release']} failed and was rolled back: {reason}", result
-            ) from None
+
+        self._go_live(
+            p,
+            f"deploying {p['release']}",
+            target,
+            self._checks(p, p["version"]),
+            result,
+            before=schema_step,
+            undo=lambda switched: self._undo(p, root, current, target, live, result, switched),
+        )
         self._record(root, p)
         result["pruned"] = self._prune_releases(root, p["keep_releases"])
         return dict(result, changed=True, msg=f"{root} serves {p['release']}")
@@ -334,18 +323,11 @@ class SiteDeploy(ReleaseSwitch):
         )
 
     def _prune_releases(self, root, keep):
-        releases = os.path.join(root, "releases")
-        current = os.path.realpath(os.path.join(root, "current"))
-        kept = [
-            os.path.join(releases, name)
-            for name in os.listdir(releases)
-            if not name.startswith(".")
-            and ".failed-" not in name
-            and os.path.realpath(os.path.join(releases, name)) != current
-        ]
-        # Newest first by the time they were unpacked; failed releases are evidence and stay.
-        kept.sort(key=os.path.getmtime, reverse=True)
-        pruned = kept[max(0, keep - 1) :]
-        for path in pruned:
-            shutil.rmtree(path)
-        return sorted(os.path.basename(path) for path in pruned)
+        # Aged by the time they were unpacked; failed releases are evidence and stay.
+        pruned = self._prune_where(
+            root,
+            keep,
+            lambda name: not name.startswith(".") and ".failed-" not in name,
+            os.path.getmtime,
+        )
+        return sorted(pruned)

@@ -32,17 +32,23 @@ from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     sql_string,
     tail,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import HostError, HostRunner
 
 ENVIRONMENT_MARKER = "/etc/twovalue-sla/environment"
 ACTIONS = ("email", "empty", "null", "token", "fixed", "truncate", "delete", "url")
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
-class RefreshError(Exception):
-    def __init__(self, msg, steps=None):
-        super().__init__(msg)
-        self.msg = msg
-        self.steps = steps or []
+# The options refresh_export and refresh_import share: which site, which CMS, which run.
+SITE_SPEC = {
+    "site_root": {"type": "path", "required": True},
+    "kind": {"type": "str", "default": "mediawiki", "choices": ["mediawiki", "wordpress"]},
+    "run_id": {"type": "str", "required": True},
+}
+
+
+class RefreshError(HostError):
+    pass
 
 
 def _ident(name, what):
@@ -146,12 +152,12 @@ def host_identity(root="/"):
     return identity
 
 
-class Refresh:
+class Refresh(HostRunner):
+    error = RefreshError
+
     def __init__(self, call, check_mode=False, popen=None):
-        self._call = call
-        self._check = check_mode
+        super().__init__(call, check_mode)
         self._popen = popen
-        self.steps = []
 
     def _sql(self, statement, database=None, what="SQL"):
         client = first_existing(SQL_CLIENTS)
@@ -160,12 +166,12 @@ class Refresh:
             argv.append(f"--database={database}")
         rc, out, err = self._call(argv, data=statement)
         if rc != 0:
-            raise RefreshError(f"{what} failed: {tail(err or out)}", self.steps)
+            raise RefreshError(f"{what} failed: {tail(err or out)}")
         return out
 
     def export(self, p):
         identity = dict(host_identity(), **site_identity(p["site_root"], p["kind"]))
-        if self._check:
+        if self._check_mode:
             return {"changed": False, "identity": identity}
         os.makedirs(p["work_dir"], mode=0o700, exist_ok=True)
         dump = os.path.join(p["work_dir"], f"refresh-{p['run_id']}.sql.gz")
@@ -178,14 +184,15 @@ class Refresh:
             dump_to_gzip(argv, dump, **kwargs)
         except DumpError as exc:
             raise RefreshError(f"dump of {identity['database']} failed: {exc}") from None
-        self.steps.append(f"database {identity['database']} dumped in one transaction")
+        self._step(f"database {identity['database']} dumped in one transaction")
         uploads = os.path.join(p["work_dir"], f"refresh-{p['run_id']}-uploads.tar.gz")
         shared = os.path.join(p["site_root"], "shared")
         present = [u for u in p["uploads"] if os.path.exists(os.path.join(shared, u))]
-        rc, _out, err = self._call(["tar", "-czf", uploads, "-C", shared, "--", *present])
-        if rc != 0:
-            raise RefreshError(f"packing the uploads failed: {tail(err)}", self.steps)
-        self.steps.append(f"uploads packed: {', '.join(present) or 'none'}")
+        self._act(
+            ["tar", "-czf", uploads, "-C", shared, "--", *present],
+            "packing the uploads",
+            f"uploads packed: {', '.join(present) or 'none'}",
+        )
         return {"changed": False, "identity": identity, "dump": dump, "uploads": uploads}
 
     def guard(self, source, target):
@@ -207,8 +214,8 @@ class Refresh:
         statements, checks = sanitising_sql(
             p["rules"], target["prefix"], p["source"].get("url"), target["url"]
         )
-        if self._check:
-            return {"changed": True, "steps": [f"would refresh {target['database']}"]}
+        if self._would(f"refresh {target['database']}"):
+            return {"changed": True, "steps": self.steps}
         database = target["database"]
         scratch, retired = f"{database}__sla_refresh", f"{database}__sla_retired"
         self._sql(
@@ -224,8 +231,8 @@ class Refresh:
             **kwargs,
         )
         if rc != 0:
-            raise RefreshError(f"importing the copy failed: {error}", self.steps)
-        self.steps.append("production's copy imported into a scratch database")
+            raise RefreshError(f"importing the copy failed: {error}")
+        self._step("production's copy imported into a scratch database")
         for statement in statements:
             self._sql(statement, scratch, what=f"sanitising ({statement.split(' SET ')[0]})")
         for rule, query in checks:
@@ -233,14 +240,11 @@ class Refresh:
             if left != "0":
                 raise RefreshError(
                     f"{left} rows of {rule['table']} still match {rule['check']!r} after sanitising; "
-                    "staging keeps its old data",
-                    self.steps,
+                    "staging keeps its old data"
                 )
-        self.steps.append(
-            f"sanitised: {len(statements)} rules applied, {len(checks)} checks passed"
-        )
+        self._step(f"sanitised: {len(statements)} rules applied, {len(checks)} checks passed")
         self._swap(database, scratch, retired)
-        self.steps.append(f"{database} now holds the sanitised copy")
+        self._step(f"{database} now holds the sanitised copy")
         self._replace_uploads(p)
         return {"changed": True, "steps": self.steps, "database": database}
 
@@ -263,11 +267,10 @@ class Refresh:
         incoming = os.path.join(shared, f".sla-refresh-{p['run_id']}")
         os.makedirs(incoming, mode=0o755)
         try:
-            rc, _out, err = self._call(
-                ["tar", "-xzf", p["uploads"], "-C", incoming, "--no-same-owner"]
+            self._must(
+                ["tar", "-xzf", p["uploads"], "-C", incoming, "--no-same-owner"],
+                "unpacking the uploads",
             )
-            if rc != 0:
-                raise RefreshError(f"unpacking the uploads failed: {tail(err)}", self.steps)
             for name in sorted(os.listdir(incoming)):
                 current = os.path.join(shared, name)
                 stat = os.stat(current) if os.path.exists(current) else None
@@ -278,6 +281,6 @@ class Refresh:
                 if stat is not None:
                     self._call(["chown", "-R", f"{stat.st_uid}:{stat.st_gid}", current])
                 shutil.rmtree(old, ignore_errors=True)
-                self.steps.append(f"shared/{name} replaced by production's")
+                self._step(f"shared/{name} replaced by production's")
         finally:
             shutil.rmtree(incoming, ignore_errors=True)

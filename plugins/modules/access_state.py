@@ -65,10 +65,8 @@ changes:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.twovalue.sla.plugins.module_utils.access_host import (
-    AccessError,
-    AccessHost,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.access_host import AccessHost
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 _DESIRED_KEYS = ("os_accounts", "db_users", "cms_accounts", "sweep_keys")
 
@@ -83,15 +81,19 @@ def main():
     )
     desired = module.params["desired"]
     missing = [key for key in _DESIRED_KEYS if not isinstance(desired.get(key), list)]
-    if missing:
-        module.fail_json(msg=f"desired lacks the lists {', '.join(missing)}")
+    errors = [f"desired lacks the lists {', '.join(missing)}"] if missing else []
     host = AccessHost(module.run_command, check_mode=module.check_mode)
-    try:
-        changes = host.converge(desired, module.params["allow_grants"])
-    except AccessError as exc:
-        module.fail_json(msg=exc.msg, changes=exc.changes)
-    except OSError as exc:
-        module.fail_json(msg=f"{exc.filename or 'a file'}: {exc.strerror}", changes=host.changes)
+    grants = module.params["allow_grants"]
+    changes = run_on_host(
+        module,
+        host,
+        host.converge,
+        desired,
+        grants,
+        input_errors=errors,
+        report_steps=False,
+        changes=host.changes,
+    )
     module.exit_json(changed=any(c["applied"] for c in changes), changes=changes)
 
 

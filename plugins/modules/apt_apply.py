@@ -242,20 +242,10 @@ kernel_reboot:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.apt_apply import (
     DEFAULT_BACKUP_DIR,
-    ApplyError,
     AptApply,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
-    HEALTH_CHECK_SPEC,
-    protect_url_credentials,
-)
-
-_PACKAGE_OPTIONS = {
-    "name": {"type": "str", "required": True},
-    "version": {"type": "str", "required": True},
-    "previous": {"type": "str"},
-    "group": {"type": "str"},
-}
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 
 def main():
@@ -265,7 +255,12 @@ def main():
                 "type": "list",
                 "elements": "dict",
                 "required": True,
-                "options": _PACKAGE_OPTIONS,
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "version": {"type": "str", "required": True},
+                    "previous": {"type": "str"},
+                    "group": {"type": "str"},
+                },
             },
             "run_id": {"type": "str", "required": True},
             "backup_dir": {"type": "path", "default": DEFAULT_BACKUP_DIR},
@@ -279,17 +274,10 @@ def main():
         },
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     applier = AptApply(module.run_command, check_mode=module.check_mode)
-    try:
-        result = applier.apply(module.params)
-    except ApplyError as exc:
-        for warning in applier.warnings:
-            module.warn(warning)
-        module.fail_json(msg=exc.msg, **exc.result)
-    for warning in applier.warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+    module.exit_json(
+        **run_on_host(module, applier, applier.apply, module.params, report_steps=False)
+    )
 
 
 if __name__ == "__main__":

@@ -163,14 +163,13 @@ pruned:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
-    ReleaseError,
     ReleaseSwitch,
-    run_id_errors,
     validate_params,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
-    HEALTH_CHECK_SPEC,
-    protect_url_credentials,
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import (
+    run_id_errors,
+    run_on_host,
 )
 
 
@@ -205,22 +204,11 @@ def main():
         ],
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     params = module.params
+    schema = params["mode"] == "schema"
     switch = ReleaseSwitch(module.run_command, check_mode=module.check_mode)
-    try:
-        schema = params["mode"] == "schema"
-        errors = run_id_errors(params) if schema else validate_params(params)
-        if errors:
-            module.fail_json(msg="; ".join(errors))
-        result = switch.schema(params) if schema else switch.switch(params)
-    except ReleaseError as exc:
-        for warning in switch.warnings:
-            module.warn(warning)
-        module.fail_json(**{"steps": switch.steps, **exc.result, "msg": exc.msg})
-    for warning in switch.warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+    work, errors = (switch.schema, run_id_errors) if schema else (switch.switch, validate_params)
+    module.exit_json(**run_on_host(module, switch, work, params, input_errors=errors(params)))
 
 
 if __name__ == "__main__":

@@ -83,10 +83,8 @@ from ansible_collections.twovalue.sla.plugins.module_utils.credential_rotation i
     CredentialRotation,
     RotationError,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
-    HEALTH_CHECK_SPEC,
-    protect_url_credentials,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
 
 
 def main():
@@ -103,25 +101,24 @@ def main():
         required_if=[["kind", "cms_account", ["site"]]],
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     params = dict(module.params)
     secret = params.pop("secret")
     if params["site"] and not params["site_url"]:
         params["site_url"] = f"http://localhost/{os.path.basename(params['site'].rstrip('/'))}"
     rotation = CredentialRotation(module.run_command, check_mode=module.check_mode)
-    try:
+
+    def rotate():
         if params["kind"] == "db_user":
-            result = rotation.rotate_db_user(params, secret)
-        else:
+            return rotation.rotate_db_user(params, secret)
+        try:
             database, prefix = AccessHost(module.run_command).wiki_database(params["site"])
-            current = os.path.join(params["site"], "current")
-            params["code_path"] = current if os.path.isdir(current) else params["site"]
-            result = rotation.rotate_wiki_account(params, secret, database, prefix)
-    except RotationError as exc:
-        module.fail_json(msg=exc.msg, steps=exc.steps, reverted=exc.reverted)
-    except AccessError as exc:
-        module.fail_json(msg=exc.msg, steps=rotation.steps, reverted=False)
-    module.exit_json(**result)
+        except AccessError as exc:
+            raise RotationError(exc.msg, rotation.steps, False) from None
+        current = os.path.join(params["site"], "current")
+        params["code_path"] = current if os.path.isdir(current) else params["site"]
+        return rotation.rotate_wiki_account(params, secret, database, prefix)
+
+    module.exit_json(**run_on_host(module, rotation, rotate))
 
 
 if __name__ == "__main__":

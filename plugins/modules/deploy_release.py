@@ -140,13 +140,10 @@ failed_release:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import (
-    ReleaseError,
+from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import (
     run_id_errors,
-)
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
-    HEALTH_CHECK_SPEC,
-    protect_url_credentials,
+    run_on_host,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.site_deploy import (
     SiteDeploy,
@@ -178,17 +175,10 @@ def main():
         },
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     params = module.params
-    errors = validate_deploy_params(params) + run_id_errors(params)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
     deploy = SiteDeploy(module.run_command, check_mode=module.check_mode)
-    try:
-        result = deploy.deploy(params)
-    except ReleaseError as exc:
-        module.fail_json(**{"steps": deploy.steps, **exc.result, "msg": exc.msg})
-    module.exit_json(**result)
+    errors = validate_deploy_params(params) + run_id_errors(params)
+    module.exit_json(**run_on_host(module, deploy, deploy.deploy, params, input_errors=errors))
 
 
 if __name__ == "__main__":

@@ -72,38 +72,27 @@ steps:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import run_id_errors
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import protect_url_credentials
-from ansible_collections.twovalue.sla.plugins.module_utils.staging_refresh import (
-    Refresh,
-    RefreshError,
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import (
+    run_id_errors,
+    run_on_host,
 )
+from ansible_collections.twovalue.sla.plugins.module_utils.staging_refresh import SITE_SPEC, Refresh
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "site_root": {"type": "path", "required": True},
-            "kind": {"type": "str", "default": "mediawiki", "choices": ["mediawiki", "wordpress"]},
+            **SITE_SPEC,
             "dump": {"type": "path", "required": True},
             "uploads": {"type": "path", "required": True},
             "source": {"type": "dict", "required": True},
             "rules": {"type": "list", "elements": "dict", "required": True},
-            "run_id": {"type": "str", "required": True},
         },
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
-    errors = run_id_errors(module.params)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
     refresh = Refresh(module.run_command, check_mode=module.check_mode)
-    try:
-        result = refresh.import_copy(module.params)
-    except RefreshError as exc:
-        module.fail_json(msg=exc.msg, steps=refresh.steps)
-    except OSError as exc:
-        module.fail_json(msg=f"{exc.filename or 'a file'}: {exc.strerror}", steps=refresh.steps)
+    errors = run_id_errors(module.params)
+    result = run_on_host(module, refresh, refresh.import_copy, module.params, input_errors=errors)
     module.exit_json(**result)
 
 

@@ -80,11 +80,8 @@ steps:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import protect_url_credentials
-from ansible_collections.twovalue.sla.plugins.module_utils.site_backup import (
-    BackupError,
-    SiteBackup,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.host_runner import run_on_host
+from ansible_collections.twovalue.sla.plugins.module_utils.site_backup import SiteBackup
 
 
 def main():
@@ -99,15 +96,19 @@ def main():
         },
         supports_check_mode=True,
     )
-    protect_url_credentials(module)
     p = module.params
-    if p["retention_days"] < 1 or p["max_age_hours"] < 0:
-        module.fail_json(msg="retention_days must be 1 or more and max_age_hours 0 or more")
     backup = SiteBackup(module.run_command, check_mode=module.check_mode)
-    try:
-        sites = backup.run(p)
-    except BackupError as exc:
-        module.fail_json(msg=exc.msg, sites=[], steps=backup.steps)
+    out_of_range = p["retention_days"] < 1 or p["max_age_hours"] < 0
+    sites = run_on_host(
+        module,
+        backup,
+        backup.run,
+        p,
+        input_errors=(
+            ["retention_days must be 1 or more and max_age_hours 0 or more"] if out_of_range else []
+        ),
+        sites=[],
+    )
     for site in sites:
         if site["status"] == "would fail":
             module.warn(f"{site['site_root']}: {site['reason']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import mask_document
 
 
@@ -30,10 +31,7 @@ def write_text(path, text):
     """
     text = mask_document(text)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def holds(path, text):

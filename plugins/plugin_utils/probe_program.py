@@ -15,10 +15,10 @@ import functools
 import json
 import os
 
-from ansible_collections.twovalue.sla.plugins.module_utils import cms_site, host_state
+from ansible_collections.twovalue.sla.plugins.module_utils import atomic_write, cms_site, host_state
 
-# In import order: host_state imports cms_site.
-_MODULES = (cms_site, host_state)
+# In import order: host_state imports atomic_write and cms_site.
+_MODULES = (atomic_write, cms_site, host_state)
 
 _REGISTER = """import sys
 import types

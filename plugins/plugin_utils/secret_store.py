@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
+from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
 
 VAULT_ID = "twovalue_sla"
 
@@ -81,17 +81,7 @@ class VaultFileStore(SecretStore):
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         text = yaml.safe_dump(document, sort_keys=True, default_flow_style=False)
         encrypted = self._vault.encrypt(text, vault_id=VAULT_ID)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".vault-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(encrypted)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path, encrypted, mode=0o600)
 
     def _update(self, change):
         """Read, change and write the file under an exclusive lock: parallel hosts share it."""
