@@ -2,6 +2,11 @@
 
 Tests import the collection by its full name so they exercise exactly what
 ships. The link lives under .cache/ and is rebuilt when missing.
+
+The recorded quarter (``sla_report_trail``) and the recorded customer
+(``system_docs_fixture``) beside the renderers' unit tests also feed the
+actions' tests and the browser and playbook runs; their folder is put on the
+path so every test imports them by the same name.
 """
 
 import os
@@ -16,3 +21,6 @@ if not os.path.islink(_LINK):
     os.symlink(_ROOT, _LINK)
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
+_RECORDED = os.path.join(_ROOT, "tests", "unit", "plugins", "plugin_utils")
+if _RECORDED not in sys.path:
+    sys.path.append(_RECORDED)

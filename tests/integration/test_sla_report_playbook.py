@@ -4,7 +4,6 @@ The hosts point at containers that do not exist: the reports are made on
 the controller from the audit trail, so no host may be reached.
 """
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -12,20 +11,11 @@ import subprocess
 import sys
 import textwrap
 
+import sla_report_trail as recorded
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditTrail
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-
-def _recorded_quarter():
-    path = ROOT / "tests" / "unit" / "plugins" / "plugin_utils" / "sla_report_trail.py"
-    spec = importlib.util.spec_from_file_location("sla_report_recorded_quarter", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-recorded = _recorded_quarter()
 
 INVENTORY = """
 all:

@@ -14,7 +14,6 @@ from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_path
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 
 CATALOGUE_FILE = os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "..", "roles", "cms", "files",
@@ -77,19 +76,6 @@ def _packaged_wiki(schema_version):
 
 def _sla(tier="pro"):
     return {"customer": "acme", "tier": tier, "targets": resolve_targets(tier), "control": None}
-
-
-@pytest.fixture
-def audit_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "audit"
-    settings = {
-        "audit_dir": str(directory),
-        "key_file": None,
-        "operator": "ops-alice",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
-    return directory
 
 
 @pytest.fixture

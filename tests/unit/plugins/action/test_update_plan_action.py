@@ -49,19 +49,6 @@ def _sla(tier="pro"):
     return {"customer": "acme", "tier": tier, "targets": resolve_targets(tier), "control": None}
 
 
-@pytest.fixture
-def audit_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "audit"
-    settings = {
-        "audit_dir": str(directory),
-        "key_file": None,
-        "operator": "ops-alice",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
-    return directory
-
-
 def _action(args, check_mode=False):
     return controller_action(
         ActionModule, args, check_mode=check_mode, action_name="twovalue.sla.update_plan"
