@@ -11,7 +11,6 @@ import base64
 import contextlib
 import json
 import os
-import pathlib
 import re
 import select
 import shutil
@@ -28,7 +27,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render imp
     render_html,
 )
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEP_TIMEOUT = 90
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
 

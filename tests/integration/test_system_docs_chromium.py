@@ -5,7 +5,6 @@ recorded customer of the unit tests.
 """
 
 import base64
-import pathlib
 import re
 
 import pytest
@@ -23,8 +22,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     render_documents,
 )
 from test_sla_report_chromium import PHONE, _open, _problems, browser  # noqa: F401
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 DOC_FACTS = """
 (() => {
