@@ -48,6 +48,7 @@ for _path in (_COLLECTIONS, os.path.join(ROOT, "tests")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import playbook_runner  # noqa: E402
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (  # noqa: E402
     verify_path,
 )
@@ -753,39 +754,24 @@ def _inventory(case, directory, real_name=None):
     return _fill(inventory, directory)
 
 
-def _ansible_playbook():
-    return os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-
-
 def run_playbook(case, directory, real_name=None, timeout=600):
     inventory = os.path.join(directory, "hosts.yml")
     with open(inventory, "w", encoding="utf-8") as handle:
         yaml.safe_dump(_inventory(case, directory, real_name), handle)
-    env = dict(
-        os.environ,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        SLA_AUDIT_DIR=os.path.join(directory, "audit"),
+    env = playbook_runner.collection_env(
+        os.path.join(directory, "audit"),
         SLA_ADVICE_DIR=os.path.join(directory, "advice"),
         SLA_EVIDENCE_DIR=os.path.join(directory, "evidence"),
         SLA_DOCS_DIR=os.path.join(directory, "docs"),
         SLA_REPORT_DIR=os.path.join(directory, "reports"),
         SLA_VAULT_DIR=os.path.join(directory, "vault"),
     )
-    for name in (
-        "SLA_AUDIT_BACKEND",
-        "SLA_AUDIT_DSN",
-        "SLA_AUDIT_KEY_FILE",
-        "SLA_VAULT_PASSWORD_FILE",
-    ):
-        env.pop(name, None)
-    argv = [_ansible_playbook(), "-i", inventory, f"playbooks/{case.playbook}.yml"]
-    extra = _fill(case.extra, directory)
-    if extra:
-        argv += ["-e", json.dumps(extra)]
-    completed = subprocess.run(
-        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    args = playbook_runner.playbook_args(
+        f"playbooks/{case.playbook}.yml",
+        inventory=inventory,
+        extra_vars=_fill(case.extra, directory),
     )
+    completed = playbook_runner.run_playbook(args, env, timeout=timeout)
     return completed.returncode, completed.stdout + completed.stderr
 
 
