@@ -24,6 +24,8 @@ CONFIG = os.path.join(ROOT, "ansible.cfg")
 AUDIT_CALLBACK = "twovalue.sla.audit"
 # The venv's ansible-playbook, whether or not the venv is activated.
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+# The audit trail's command-line tool, run by module name as the README shows it.
+AUDIT_CLI = "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit"
 
 
 def collection_env(audit_dir, *, config=CONFIG, audit_callback=True, **settings):
@@ -105,6 +107,18 @@ def start_playbook(args, env, *, cwd=ROOT, **popen):
     """Start ansible-playbook and return the process, for runs that are killed or run side by
     side; ``popen`` says where its output goes (subprocess.Popen's arguments)."""
     return subprocess.Popen([ANSIBLE_PLAYBOOK, *args], cwd=cwd, env=env, **popen)
+
+
+def run_audit_cli(*args):
+    """The audit trail's command-line tool (``verify PATH``, ...) with the collection on the
+    path and the caller's environment, whose SLA_AUDIT_* settings it may need."""
+    return subprocess.run(
+        [sys.executable, "-m", AUDIT_CLI, *(str(arg) for arg in args)],
+        env=dict(os.environ, PYTHONPATH=COLLECTIONS),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 # --- inside a molecule scenario's verifier ---------------------------------------------------

@@ -5,7 +5,6 @@ import glob
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -14,6 +13,7 @@ STATE_DIR = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
+from playbook_runner import run_audit_cli  # noqa: E402
 from polling import http_answers  # noqa: E402
 
 PACKAGES = "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'"
@@ -79,23 +79,7 @@ TIERS = {"acme": "pro", "globex": "basic", "initech": "medium"}
 
 
 def _verify(path):
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"),
-    )
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
-            "verify",
-            path,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_audit_cli("verify", path)
 
 
 def _lines(customer):

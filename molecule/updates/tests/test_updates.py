@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -13,6 +12,7 @@ EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
+from playbook_runner import run_audit_cli  # noqa: E402
 from polling import http_answers  # noqa: E402
 
 AUDIT = os.path.join(EPHEMERAL, "audit")
@@ -62,21 +62,8 @@ def _dpkg_status(host, package):
 
 
 def test_every_trail_verifies():
-    env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
     for customer in ("acme", "globex", "initech", "umbrella"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit",
-                "verify",
-                os.path.join(AUDIT, f"{customer}.jsonl"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = run_audit_cli("verify", os.path.join(AUDIT, f"{customer}.jsonl"))
         assert result.returncode == 0, result.stdout + result.stderr
 
 
