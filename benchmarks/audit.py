@@ -15,7 +15,6 @@ Prints a table and one JSON line.
 from __future__ import annotations
 
 import argparse
-import configparser
 import json
 import os
 import resource
@@ -26,15 +25,20 @@ import tempfile
 import time
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_COLLECTIONS = os.path.join(_ROOT, ".cache", "collections")
+sys.path.insert(0, os.path.join(_ROOT, "tests"))
+
+from playbook_runner import (  # noqa: E402
+    CONFIG,
+    collection_env,
+    link_collection,
+    playbook_args,
+    project_config,
+    start_playbook,
+)
 
 
 def _import_audit():
-    link = os.path.join(_COLLECTIONS, "ansible_collections", "twovalue", "sla")
-    if not os.path.islink(link) and not os.path.isdir(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(_ROOT, link)
-    sys.path.insert(0, _COLLECTIONS)
+    link_collection()
     from ansible_collections.twovalue.sla.plugins.module_utils import sla_audit
 
     return sla_audit
@@ -104,42 +108,22 @@ _TASK = """\
 """
 
 
-def _config_without_callbacks(workdir: str) -> str:
-    """The repository's ansible.cfg minus callbacks_enabled (it enables the audit)."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(os.path.join(_ROOT, "ansible.cfg"))
-    parser.remove_option("defaults", "callbacks_enabled")
-    path = os.path.join(workdir, "ansible-without-audit.cfg")
-    with open(path, "w", encoding="utf-8") as handle:
-        parser.write(handle)
-    return path
-
-
 def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> tuple[float, float]:
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = os.path.join(_ROOT, "ansible.cfg")
-    env["ANSIBLE_COLLECTIONS_PATH"] = _COLLECTIONS
-    env["ANSIBLE_STDOUT_CALLBACK"] = "default"
-    env["SLA_AUDIT_DIR"] = os.path.join(workdir, "audit")
-    env.pop("SLA_AUDIT_KEY_FILE", None)
-    if with_callback:
-        env["ANSIBLE_CALLBACKS_ENABLED"] = "twovalue.sla.audit"
-    else:
-        env["ANSIBLE_CONFIG"] = _config_without_callbacks(workdir)
-        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    command = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        "sla_customer=bench",
-        playbook,
-    ]
+    env = collection_env(
+        os.path.join(workdir, "audit"),
+        config=CONFIG if with_callback else project_config(workdir, audit_callback=False),
+        audit_callback=with_callback,
+        ANSIBLE_STDOUT_CALLBACK="default",
+    )
+    args = playbook_args(
+        playbook, "-c", "local", "-e", "sla_customer=bench", inventory="localhost,"
+    )
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=workdir)
+    # Its output is not kept: reading it would add to the time measured.
+    process = start_playbook(args, env, cwd=workdir, stdout=subprocess.DEVNULL)
+    if process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
     wall = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)

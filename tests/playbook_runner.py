@@ -28,6 +28,17 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbo
 AUDIT_CLI = "ansible_collections.twovalue.sla.plugins.module_utils.sla_audit"
 
 
+def link_collection():
+    """Make the checkout the collection twovalue.sla under .cache/collections, for
+    ansible and for Python imports, as scripts/setup.sh does (when it has not run yet)."""
+    link = os.path.join(COLLECTIONS, "ansible_collections", "twovalue", "sla")
+    if not os.path.lexists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+    if COLLECTIONS not in sys.path:
+        sys.path.insert(0, COLLECTIONS)
+
+
 def collection_env(audit_dir, *, config=CONFIG, audit_callback=True, **settings):
     """The environment of a run that records into ``audit_dir``.
 

@@ -38,17 +38,13 @@ from dataclasses import dataclass, field
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-_LINK = os.path.join(_COLLECTIONS, "ansible_collections", "twovalue", "sla")
-if not os.path.islink(_LINK):
-    os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-    os.symlink(ROOT, _LINK)
-# The collection by its full name, and the tests' shared waits (tests/polling.py).
-for _path in (_COLLECTIONS, os.path.join(ROOT, "tests")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
+# The tests' shared runner and waits (tests/), then the collection by its full name.
+if os.path.join(ROOT, "tests") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
 import playbook_runner  # noqa: E402
+
+playbook_runner.link_collection()
+
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (  # noqa: E402
     verify_path,
 )

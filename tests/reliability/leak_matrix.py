@@ -45,16 +45,13 @@ from dataclasses import dataclass, field
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-_LINK = os.path.join(COLLECTIONS, "ansible_collections", "twovalue", "sla")
-if not os.path.islink(_LINK):
-    os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-    os.symlink(ROOT, _LINK)
 if os.path.join(ROOT, "tests") not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from playbook_runner import collection_env, run_playbook  # noqa: E402
+from playbook_runner import collection_env, link_collection, run_playbook  # noqa: E402
 from polling import systemd_settled  # noqa: E402
+
+link_collection()
 
 IMAGE = "localhost/twovalue-sla/lamp:current"
 PREFIX = "twovalue-sla-leak-"
