@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 import sla_report_trail as recorded
-from action_harness import controller_action
+from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action import sla_report as sla_report_action
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
@@ -37,10 +37,7 @@ def _run(tmp_path, check_mode=False, **extra):
         check_mode=check_mode,
         action_name="twovalue.sla.sla_report",
     )
-    result = action.run(task_vars={"inventory_hostname": "acme-prod"})
-    action._execute_module.assert_not_called()
-    action._low_level_execute_command.assert_not_called()
-    connection.exec_command.assert_not_called()
+    result = run_on_controller(action, connection, {"inventory_hostname": "acme-prod"})
     return result
 
 

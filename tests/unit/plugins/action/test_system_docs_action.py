@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import system_docs_fixture as recorded
-from action_harness import controller_action
+from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action import system_docs as system_docs_action
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
 
@@ -51,9 +51,7 @@ def _run(tmp_path, check_mode=False, **extra):
         check_mode=check_mode,
         action_name="twovalue.sla.system_docs",
     )
-    result = action.run(task_vars=task_vars)
-    action._execute_module.assert_not_called()
-    connection.exec_command.assert_not_called()
+    result = run_on_controller(action, connection, task_vars)
     return result
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from action_harness import controller_action
+from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action.update_plan import ActionModule
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_path
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
@@ -64,11 +64,7 @@ def _run(tmp_path, state, tier="pro", now=IN_PRO_WINDOW, check_mode=False, **ext
         **extra,
     }
     action, connection = _action(args, check_mode=check_mode)
-    result = action.run(task_vars={"inventory_hostname": "web1"})
-    action._execute_module.assert_not_called()
-    action._low_level_execute_command.assert_not_called()
-    connection.exec_command.assert_not_called()
-    connection.put_file.assert_not_called()
+    result = run_on_controller(action, connection, {"inventory_hostname": "web1"})
     return result
 
 
