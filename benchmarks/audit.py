@@ -27,18 +27,11 @@ import time
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(_ROOT, "tests"))
 
-from playbook_runner import (  # noqa: E402
-    CONFIG,
-    collection_env,
-    link_collection,
-    playbook_args,
-    project_config,
-    start_playbook,
-)
+import playbook_runner as runner  # noqa: E402
 
 
 def _import_audit():
-    link_collection()
+    runner.link_collection()
     from ansible_collections.twovalue.sla.plugins.module_utils import sla_audit
 
     return sla_audit
@@ -109,19 +102,21 @@ _TASK = """\
 
 
 def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> tuple[float, float]:
-    env = collection_env(
+    env = runner.collection_env(
         os.path.join(workdir, "audit"),
-        config=CONFIG if with_callback else project_config(workdir, audit_callback=False),
+        config=runner.CONFIG
+        if with_callback
+        else runner.project_config(workdir, audit_callback=False),
         audit_callback=with_callback,
         ANSIBLE_STDOUT_CALLBACK="default",
     )
-    args = playbook_args(
+    args = runner.playbook_args(
         playbook, "-c", "local", "-e", "sla_customer=bench", inventory="localhost,"
     )
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     # Its output is not kept: reading it would add to the time measured.
-    process = start_playbook(args, env, cwd=workdir, stdout=subprocess.DEVNULL)
+    process = runner.start_playbook(args, env, cwd=workdir, stdout=subprocess.DEVNULL)
     if process.wait() != 0:
         raise subprocess.CalledProcessError(process.returncode, process.args)
     wall = time.perf_counter() - start
