@@ -14,11 +14,9 @@ import pytest
 import testinfra
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
-from playbook_runner import run_playbook, scenario_args, scenario_env, scenario_output  # noqa: E402
-from polling import http_answers, poll_until  # noqa: E402
+from playbook_runner import run_playbook, scenario_args, scenario_env, scenario_output
+from polling import http_answers, poll_until
 
 KEYS = os.path.join(EPHEMERAL, "keys")
 AUDIT = os.path.join(EPHEMERAL, "audit")

@@ -6,22 +6,19 @@ The tests run in file order: each builds on what the one before left.
 import json
 import os
 import subprocess
-import sys
 
 import testinfra
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
-from playbook_runner import (  # noqa: E402
+from playbook_runner import (
     run_audit_cli,
     run_playbook,
     scenario_args,
     scenario_env,
     scenario_output,
 )
-from polling import http_answers, poll_until  # noqa: E402
+from polling import http_answers, poll_until
 
 AUDIT = os.path.join(EPHEMERAL, "audit")
 RUNS = os.path.join(EPHEMERAL, "runs")

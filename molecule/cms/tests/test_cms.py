@@ -2,16 +2,13 @@
 
 import json
 import os
-import sys
 
 import testinfra
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
-from playbook_runner import run_audit_cli  # noqa: E402
-from polling import poll_until  # noqa: E402
+from playbook_runner import run_audit_cli
+from polling import poll_until
 
 AUDIT = os.path.join(EPHEMERAL, "audit")
 ADVICE = os.path.join(EPHEMERAL, "advice")

@@ -9,7 +9,6 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -17,17 +16,15 @@ import pytest
 import testinfra
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
-from playbook_runner import (  # noqa: E402
+from playbook_runner import (
     run_audit_cli,
     scenario_args,
     scenario_env,
     scenario_output,
     start_playbook,
 )
-from polling import poll_until  # noqa: E402
+from polling import poll_until
 
 AUDIT = os.path.join(EPHEMERAL, "audit")
 RUNS = os.path.join(EPHEMERAL, "runs")

@@ -5,16 +5,13 @@ import glob
 import json
 import os
 import re
-import sys
 
 import pytest
 
 STATE_DIR = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
-from playbook_runner import run_audit_cli  # noqa: E402
-from polling import http_answers  # noqa: E402
+from playbook_runner import run_audit_cli
+from polling import http_answers
 
 PACKAGES = "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'"
 

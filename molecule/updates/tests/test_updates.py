@@ -3,17 +3,14 @@
 import json
 import os
 import re
-import sys
 
 import pytest
 import testinfra
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
 
-from playbook_runner import run_audit_cli  # noqa: E402
-from polling import http_answers  # noqa: E402
+from playbook_runner import run_audit_cli
+from polling import http_answers
 
 AUDIT = os.path.join(EPHEMERAL, "audit")
 SIMULATE = "apt-get -s -q -o Debug::NoLocking=1 dist-upgrade"
