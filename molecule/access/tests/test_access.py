@@ -12,12 +12,10 @@ import sys
 
 import pytest
 import testinfra
-
-EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-
 from playbook_runner import run_playbook, scenario_args, scenario_env, scenario_output
 from polling import http_answers, poll_until
 
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 KEYS = os.path.join(EPHEMERAL, "keys")
 AUDIT = os.path.join(EPHEMERAL, "audit")
 VAULT = os.path.join(EPHEMERAL, "vault", "acme.vault.yml")

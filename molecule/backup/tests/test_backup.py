@@ -8,9 +8,6 @@ import os
 import subprocess
 
 import testinfra
-
-EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-
 from playbook_runner import (
     run_audit_cli,
     run_playbook,
@@ -20,6 +17,7 @@ from playbook_runner import (
 )
 from polling import http_answers, poll_until
 
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 AUDIT = os.path.join(EPHEMERAL, "audit")
 RUNS = os.path.join(EPHEMERAL, "runs")
 HOST = "twovalue-sla-backup-wiki"

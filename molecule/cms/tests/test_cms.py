@@ -4,12 +4,10 @@ import json
 import os
 
 import testinfra
-
-EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-
 from playbook_runner import run_audit_cli
 from polling import poll_until
 
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 AUDIT = os.path.join(EPHEMERAL, "audit")
 ADVICE = os.path.join(EPHEMERAL, "advice")
 PLANTED = ("PLANTED-cms-db-secret-4242", "PLANTED-wp-auth-key-4242")

@@ -14,9 +14,6 @@ import time
 
 import pytest
 import testinfra
-
-EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-
 from playbook_runner import (
     run_audit_cli,
     scenario_args,
@@ -26,6 +23,7 @@ from playbook_runner import (
 )
 from polling import poll_until
 
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 AUDIT = os.path.join(EPHEMERAL, "audit")
 RUNS = os.path.join(EPHEMERAL, "runs")
 STAGING, PRODUCTION = "twovalue-sla-deploy-staging", "twovalue-sla-deploy-production"

@@ -7,12 +7,10 @@ import os
 import re
 
 import pytest
-
-STATE_DIR = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-
 from playbook_runner import run_audit_cli
 from polling import http_answers
 
+STATE_DIR = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 PACKAGES = "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'"
 
 

@@ -6,12 +6,10 @@ import re
 
 import pytest
 import testinfra
-
-EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-
 from playbook_runner import run_audit_cli
 from polling import http_answers
 
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 AUDIT = os.path.join(EPHEMERAL, "audit")
 SIMULATE = "apt-get -s -q -o Debug::NoLocking=1 dist-upgrade"
 
