@@ -10,7 +10,6 @@ from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action.update_plan import ActionModule
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import verify_path
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import resolve_targets
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 
 SECURITY = {"label": "Debian-Security", "release": "12", "suite": "oldstable-security"}
 POINT = {"label": "Debian", "release": "12.12", "suite": "oldstable"}
@@ -245,16 +244,10 @@ def test_state_without_updates_fails_with_the_probe_hint(tmp_path, audit_dir):
     assert "twovalue.sla.host_probe" in result["msg"]
 
 
-def test_unwritable_audit_dir_fails_closed(tmp_path, monkeypatch):
+def test_unwritable_audit_dir_fails_closed(tmp_path, audit_settings):
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory\n")
-    settings = {
-        "audit_dir": str(blocker / "audit"),
-        "key_file": None,
-        "operator": "ops-alice",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
+    audit_settings["audit_dir"] = str(blocker / "audit")
     result = _run(tmp_path, _state(APACHE, TZDATA))
     assert result["failed"] is True
     assert result["msg"].startswith(
