@@ -15,7 +15,6 @@ Prints a table and one JSON line.
 from __future__ import annotations
 
 import argparse
-import configparser
 import json
 import os
 import resource
@@ -26,15 +25,13 @@ import tempfile
 import time
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_COLLECTIONS = os.path.join(_ROOT, ".cache", "collections")
+sys.path.insert(0, os.path.join(_ROOT, "tests"))
+
+import playbook_runner as runner  # noqa: E402
 
 
 def _import_audit():
-    link = os.path.join(_COLLECTIONS, "ansible_collections", "twovalue", "sla")
-    if not os.path.islink(link) and not os.path.isdir(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(_ROOT, link)
-    sys.path.insert(0, _COLLECTIONS)
+    runner.link_collection()
     from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_verify, sla_audit
 
     return sla_audit, audit_verify
@@ -105,42 +102,24 @@ _TASK = """\
 """
 
 
-def _config_without_callbacks(workdir: str) -> str:
-    """The repository's ansible.cfg minus callbacks_enabled (it enables the audit)."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(os.path.join(_ROOT, "ansible.cfg"))
-    parser.remove_option("defaults", "callbacks_enabled")
-    path = os.path.join(workdir, "ansible-without-audit.cfg")
-    with open(path, "w", encoding="utf-8") as handle:
-        parser.write(handle)
-    return path
-
-
 def _run_playbook(workdir: str, playbook: str, with_callback: bool) -> tuple[float, float]:
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = os.path.join(_ROOT, "ansible.cfg")
-    env["ANSIBLE_COLLECTIONS_PATH"] = _COLLECTIONS
-    env["ANSIBLE_STDOUT_CALLBACK"] = "default"
-    env["SLA_AUDIT_DIR"] = os.path.join(workdir, "audit")
-    env.pop("SLA_AUDIT_KEY_FILE", None)
-    if with_callback:
-        env["ANSIBLE_CALLBACKS_ENABLED"] = "twovalue.sla.audit"
-    else:
-        env["ANSIBLE_CONFIG"] = _config_without_callbacks(workdir)
-        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    command = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        "sla_customer=bench",
-        playbook,
-    ]
+    env = runner.collection_env(
+        os.path.join(workdir, "audit"),
+        config=runner.CONFIG
+        if with_callback
+        else runner.project_config(workdir, audit_callback=False),
+        audit_callback=with_callback,
+        ANSIBLE_STDOUT_CALLBACK="default",
+    )
+    args = runner.playbook_args(
+        playbook, "-c", "local", "-e", "sla_customer=bench", inventory="localhost,"
+    )
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=workdir)
+    # Its output is not kept: reading it would add to the time measured.
+    process = runner.start_playbook(args, env, cwd=workdir, stdout=subprocess.DEVNULL)
+    if process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
     wall = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import configparser
 import json
 import os
 import re
@@ -44,6 +43,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from playbook_runner import (  # noqa: E402
+    ANSIBLE_PLAYBOOK,
+    collection_env,
+    playbook_args,
+    project_config,
+    run_playbook,
+)
 from polling import systemd_settled  # noqa: E402
 
 IMAGE = "localhost/twovalue-sla/lamp:current"
@@ -234,41 +240,24 @@ class Fleet:
         self.hosts.clear()
 
 
-def _write_config(workdir, audit):
-    """The project's ansible.cfg with absolute paths, with or without the audit callback."""
-    config = configparser.ConfigParser(interpolation=None)
-    config.read(os.path.join(ROOT, "ansible.cfg"))
-    config["defaults"]["collections_path"] = os.path.join(ROOT, ".cache", "collections")
-    if not audit:
-        config["defaults"].pop("callbacks_enabled", None)
-    path = os.path.join(workdir, f"ansible-{'audit' if audit else 'plain'}.cfg")
-    with open(path, "w", encoding="utf-8") as handle:
-        config.write(handle)
-    return path
-
-
 def _ansible_env(workdir, audit):
-    env = dict(os.environ)
-    env.update(
-        {
-            "ANSIBLE_CONFIG": _write_config(workdir, audit),
-            "ANSIBLE_FORKS": "20",
-            "ANSIBLE_NOCOLOR": "1",
-            "SLA_AUDIT_DIR": os.path.join(workdir, "audit"),
-        }
+    return collection_env(
+        os.path.join(workdir, "audit"),
+        config=project_config(workdir, audit_callback=audit),
+        audit_callback=audit,
+        ANSIBLE_FORKS="20",
     )
-    return env
 
 
-def _timed_playbook(argv, env):
+def _timed_playbook(args, env):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    result = run_playbook(args, env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(
-            f"{' '.join(argv[:3])} failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+            f"ansible-playbook {' '.join(args[:2])} failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
         )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, result.stdout
@@ -280,7 +269,7 @@ def _startup_wall(workdir, runs):
         handle.write("- hosts: localhost\n  gather_facts: false\n  tasks: []\n")
     env = _ansible_env(workdir, audit=False)
     walls = [
-        _timed_playbook(["ansible-playbook", "-i", "localhost,", playbook], env)[0]
+        _timed_playbook(playbook_args(playbook, inventory="localhost,"), env)[0]
         for _ in range(runs)
     ]
     return statistics.median(walls)
@@ -315,7 +304,7 @@ def measure(fleet, count, runs, workdir, startup):
     fleet.grow_to(count)
     names = sorted(fleet.hosts)[:count]
     inventory = fleet.inventory(names)
-    argv = ["ansible-playbook", "-i", inventory, "playbooks/maintenance.yml"]
+    argv = playbook_args("playbooks/maintenance.yml", inventory=inventory)
     # Warm-up: refreshes package lists once and opens the persistent connections.
     _timed_playbook(argv, _ansible_env(workdir, audit=True))
     with_audit, without_audit, cpus, invocations = [], [], [], []
@@ -356,8 +345,8 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="leave the hosts running")
     args = parser.parse_args(argv)
     counts = sorted({int(n) for n in args.hosts.split(",")})
-    if shutil.which("ansible-playbook") is None:
-        parser.error("ansible-playbook not found: activate the project venv (.venv/bin/activate)")
+    if not os.path.exists(ANSIBLE_PLAYBOOK):
+        parser.error(f"{ANSIBLE_PLAYBOOK} not found: run with the project venv's python")
 
     workdir = tempfile.mkdtemp(prefix="twovalue-sla-bench-")
     fleet = Fleet(workdir)

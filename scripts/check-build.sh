@@ -8,7 +8,7 @@ trap 'rm -rf "$work"' EXIT
 
 ansible-galaxy collection build --force --output-path "$work" >/dev/null
 tarball=$(ls "$work"/twovalue-sla-*.tar.gz)
-if tar -tzf "$tarball" | grep -E "^(molecule|tests|inventories/demo|benchmarks|scripts|out|\.ci|\.hypothesis)/" >/dev/null; then
+if tar -tzf "$tarball" | grep -E "^(molecule|tests|inventories/demo|benchmarks|scripts|out|\.ci|\.config|\.hypothesis)/" >/dev/null; then
   echo "the tarball carries test or demo content" >&2
   exit 1
 fi

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 from local_project import write_local_project
+from playbook_runner import collection_env, playbook_args, run_playbook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 VERIFIER = os.path.join(ROOT, "bin", "sla_audit.py")
 
 VAULTED = "Vaulted-Db-Pass-6092"
@@ -56,32 +56,15 @@ PLAYBOOK = """\
 """
 
 
-def _env(base, **extra):
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
-        ANSIBLE_DISPLAY_OK_HOSTS="false",
-        ANSIBLE_NOCOLOR="1",
-        SLA_AUDIT_DIR=str(base / "audit"),
-        SLA_AUDIT_SECRET_VARS="api_token",
-    )
-    env.pop("SLA_AUDIT_RUN_ID", None)
-    env.pop("SLA_AUDIT_KEY_FILE", None)
-    env.update(extra)
-    return env
-
-
 def _playbook(base, playbook, *args, **env):
-    command = [os.path.join(BIN, "ansible-playbook"), "-i", str(base / "inventory.ini"), playbook]
-    return subprocess.run(
-        [*command, *args],
-        env=_env(base, **env),
-        capture_output=True,
-        text=True,
-        cwd=base,
-        check=False,
+    env = collection_env(
+        env.pop("SLA_AUDIT_DIR", base / "audit"),
+        ANSIBLE_DISPLAY_OK_HOSTS="false",
+        SLA_AUDIT_SECRET_VARS="api_token",
+        **env,
+    )
+    return run_playbook(
+        playbook_args(playbook, *args, inventory=base / "inventory.ini"), env, cwd=base
     )
 
 

@@ -20,10 +20,10 @@ import time
 
 import pytest
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_file, audit_store, sla_audit
+from playbook_runner import collection_env, playbook_args, run_playbook, start_playbook
 from postgres_cluster import DATABASE, WRITER_PASSWORD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 VERIFIER = os.path.join(ROOT, "bin", "sla_audit.py")
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "audit_postgresql.yml")
 
@@ -42,21 +42,14 @@ def _vault(plaintext, password):
 
 
 def _env(base, **extra):
-    env = dict(os.environ)
-    for name in list(env):
-        if name.startswith(("SLA_AUDIT_", "PG")):
-            env.pop(name)
-    env.update(
-        ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOG_PATH=str(base / "ansible.log"),
-        ANSIBLE_LOCAL_TEMP=str(base / "tmp"),
-        SLA_AUDIT_DIR=str(base / "audit"),
+    env = collection_env(
+        base / "audit",
+        ANSIBLE_LOG_PATH=base / "ansible.log",
+        ANSIBLE_LOCAL_TEMP=base / "tmp",
+        **extra,
     )
-    env.update(extra)
-    return env
+    # The database is named by the run's settings only, never by libpq's own variables.
+    return {name: value for name, value in env.items() if not name.startswith("PG")}
 
 
 def _inventory(base, name, dsn, vaulted_password=True, port_override=None):
@@ -80,23 +73,17 @@ def _inventory(base, name, dsn, vaulted_password=True, port_override=None):
 
 def _start_playbook(base, inventory, *args, **env):
     (base / "vault-pass").write_text("vault-pass")
-    return subprocess.Popen(
-        [
-            os.path.join(BIN, "ansible-playbook"),
-            "-i",
-            str(inventory),
-            "--vault-password-file",
-            str(base / "vault-pass"),
-            PLAYBOOK,
-            "-e",
-            f"decisions={DECISIONS_PER_HOST} marker_dir={base}",
-            *args,
-        ],
-        env=_env(base, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=base,
+    args = playbook_args(
+        PLAYBOOK,
+        "--vault-password-file",
+        base / "vault-pass",
+        "-e",
+        f"decisions={DECISIONS_PER_HOST} marker_dir={base}",
+        *args,
+        inventory=inventory,
+    )
+    return start_playbook(
+        args, _env(base, **env), cwd=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -308,19 +295,15 @@ def test_parallel_runs_append_one_unbroken_chain(pg_cluster, tmp_path):
         "decision": RUNS * len(HOSTS) * DECISIONS_PER_HOST,
     }
     # The verify_audit playbook checks the database when the callback's backend says so.
-    playbook = subprocess.run(
-        [
-            os.path.join(BIN, "ansible-playbook"),
+    playbook = run_playbook(
+        playbook_args(
             os.path.join(ROOT, "playbooks", "verify_audit.yml"),
             "-v",
             "-e",
             "verify_audit_customer=acme",
-        ],
-        env=_env(tmp_path, **env_settings),
-        capture_output=True,
-        text=True,
+        ),
+        _env(tmp_path, **env_settings),
         cwd=tmp_path,
-        check=False,
     )
     assert playbook.returncode == 0, playbook.stdout + playbook.stderr
     assert f"valid, {RUNS * RECORDS_PER_RUN} records" in playbook.stdout

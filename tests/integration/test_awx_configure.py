@@ -6,25 +6,16 @@ the first awx.awx task fails on the connection, not before it.
 """
 
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from playbook_runner import collection_env, playbook_args, run_playbook
+
 PLAYBOOK = "playbooks/awx_configure.yml"
 CHANGE_SET = "ab46235030b3ccb794c3b3890965ec9ff2e5680b9646122ac0dc22404400d270"
 
 
 def _playbook(tmp_path, *args):
-    env = dict(os.environ, SLA_AUDIT_DIR=str(tmp_path / "audit"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_playbook(
+        playbook_args(PLAYBOOK, *args), collection_env(tmp_path / "audit"), timeout=120
     )
 
 

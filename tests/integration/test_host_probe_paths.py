@@ -7,12 +7,9 @@ the time they ran.
 """
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from playbook_runner import collection_env, playbook_args, run_playbook
 
 PLAYBOOK = """
 - name: Probe this machine
@@ -36,29 +33,18 @@ PLAYBOOK = """
 
 def _run(tmp_path, playbook, pipelining, *options):
     """ansible-playbook against this machine over the local connection."""
-    return subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            "localhost,",
+    return run_playbook(
+        playbook_args(
+            playbook,
             "-c",
             "local",
             "-e",
             "ansible_python_interpreter=/usr/bin/python3",
             *options,
-            str(playbook),
-        ],
-        cwd=ROOT,
-        env=dict(
-            os.environ,
-            ANSIBLE_PIPELINING=str(pipelining),
-            SLA_AUDIT_DIR=str(tmp_path / "audit"),
-            ANSIBLE_NOCOLOR="1",
+            inventory="localhost,",
         ),
-        capture_output=True,
-        text=True,
+        collection_env(tmp_path / "audit", ANSIBLE_PIPELINING=pipelining),
         timeout=120,
-        check=False,
     )
 
 

@@ -5,34 +5,19 @@ would show up as UNREACHABLE, so the absence of that proves nothing was
 touched.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from playbook_runner import collection_env, playbook_args, run_playbook
 
 
 def _run_playbook(tmp_path, hosts_yaml, playbook="playbooks/maintenance.yml"):
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(textwrap.dedent(hosts_yaml))
-    env = dict(os.environ, SLA_AUDIT_DIR=str(tmp_path / "audit"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        # The venv's ansible-playbook, whether or not the venv is activated.
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(inventory),
-            playbook,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    return run_playbook(
+        playbook_args(playbook, inventory=inventory),
+        collection_env(tmp_path / "audit"),
         timeout=120,
-        check=False,
     )
 
 

@@ -8,15 +8,9 @@ and into a URL, and a controller action fails on a path holding the secret.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from local_project import write_local_project
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
+from playbook_runner import collection_env, playbook_args, run_playbook
 
 # Unencoded '/' and '+', as a template fills them into a URL.
 VAULTED = "Vaulted/Health+Pass-6092"
@@ -86,34 +80,17 @@ def project(tmp_path_factory):
 @pytest.mark.parametrize("verbosity", ["-v", "-vvvv"], ids=["v1", "v4"])
 def test_no_templated_secret_reaches_stdout_the_log_or_the_trail(project, verbosity):
     log = project / f"ansible{verbosity}.log"
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
-        ANSIBLE_LOG_PATH=str(log),
-        ANSIBLE_NOCOLOR="1",
-        SLA_AUDIT_DIR=str(project / "audit"),
-        SLA_AUDIT_SECRET_VARS="monitor_token",
+    env = collection_env(
+        project / "audit", ANSIBLE_LOG_PATH=log, SLA_AUDIT_SECRET_VARS="monitor_token"
     )
-    for name in ("SLA_AUDIT_RUN_ID", "SLA_AUDIT_KEY_FILE", "SLA_AUDIT_BACKEND"):
-        env.pop(name, None)
-    completed = subprocess.run(
-        [
-            os.path.join(BIN, "ansible-playbook"),
-            "-i",
-            str(project / "inventory.ini"),
-            str(project / "site.yml"),
-            "--vault-password-file",
-            str(project / "vault-pass"),
-            verbosity,
-        ],
-        env=env,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
+    args = playbook_args(
+        project / "site.yml",
+        "--vault-password-file",
+        project / "vault-pass",
+        verbosity,
+        inventory=project / "inventory.ini",
     )
+    completed = run_playbook(args, env, cwd=project)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-4000:]
     # The host module did run and refused: its message is shown, its arguments too at -vvvv.

@@ -9,10 +9,8 @@ two-core machine makes the test slow, never flaky.
 
 import base64
 import contextlib
-import importlib.util
 import json
 import os
-import pathlib
 import re
 import select
 import shutil
@@ -20,6 +18,7 @@ import subprocess
 import time
 
 import pytest
+import sla_report_trail as recorded
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import load_period
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     build_report,
@@ -28,17 +27,8 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render imp
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEP_TIMEOUT = 90
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
-
-
-def _recorded_quarter():
-    path = ROOT / "tests" / "unit" / "plugins" / "plugin_utils" / "sla_report_trail.py"
-    spec = importlib.util.spec_from_file_location("sla_report_recorded_quarter", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class DevTools:
@@ -181,7 +171,6 @@ PAGE_FACTS = """
 
 @pytest.fixture(scope="module")
 def report_page(tmp_path_factory):
-    recorded = _recorded_quarter()
     directory = tmp_path_factory.mktemp("chromium-report")
     trail = directory / "acme.jsonl"
     recorded.write_trail(trail)

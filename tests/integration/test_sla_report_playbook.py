@@ -4,28 +4,13 @@ The hosts point at containers that do not exist: the reports are made on
 the controller from the audit trail, so no host may be reached.
 """
 
-import importlib.util
 import json
-import os
 import pathlib
-import subprocess
-import sys
 import textwrap
 
+import sla_report_trail as recorded
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_file import AuditTrail
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _recorded_quarter():
-    path = ROOT / "tests" / "unit" / "plugins" / "plugin_utils" / "sla_report_trail.py"
-    spec = importlib.util.spec_from_file_location("sla_report_recorded_quarter", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-recorded = _recorded_quarter()
+from playbook_runner import collection_env, playbook_args, run_playbook
 
 INVENTORY = """
 all:
@@ -78,29 +63,17 @@ def test_one_report_per_customer_with_its_paths_printed(tmp_path):
     _globex_trail(audit / "globex.jsonl")
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(textwrap.dedent(INVENTORY))
-    env = dict(
-        os.environ,
-        SLA_AUDIT_DIR=str(audit),
-        SLA_REPORT_DIR=str(reports),
-        ANSIBLE_NOCOLOR="1",
-    )
-    run = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            str(inventory),
+    run = run_playbook(
+        playbook_args(
             "playbooks/sla_report.yml",
             "-e",
             "sla_report_period_start=2026-01-01",
             "-e",
             "sla_report_period_end=2026-03-31",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+            inventory=inventory,
+        ),
+        collection_env(audit, SLA_REPORT_DIR=reports),
         timeout=300,
-        check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "UNREACHABLE" not in run.stdout

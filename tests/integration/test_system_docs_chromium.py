@@ -5,11 +5,10 @@ recorded customer of the unit tests.
 """
 
 import base64
-import importlib.util
-import pathlib
 import re
 
 import pytest
+import system_docs_fixture as recorded
 from ansible_collections.twovalue.sla.plugins.action.system_docs import (
     CMS_CATALOGUE,
     STACK_CATALOGUE,
@@ -23,8 +22,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     render_documents,
 )
 from test_sla_report_chromium import PHONE, _open, _problems, browser  # noqa: F401
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 DOC_FACTS = """
 (() => {
@@ -47,17 +44,8 @@ DOC_FACTS = """
 """
 
 
-def _recorded_customer():
-    path = ROOT / "tests" / "unit" / "plugins" / "plugin_utils" / "system_docs_fixture.py"
-    spec = importlib.util.spec_from_file_location("system_docs_recorded_customer", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def docs_page(tmp_path_factory):
-    recorded = _recorded_customer()
     directory = tmp_path_factory.mktemp("chromium-docs")
     trail = directory / "acme.jsonl"
     recorded.write_trail(trail)

@@ -38,15 +38,12 @@ from dataclasses import dataclass, field
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-_LINK = os.path.join(_COLLECTIONS, "ansible_collections", "twovalue", "sla")
-if not os.path.islink(_LINK):
-    os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-    os.symlink(ROOT, _LINK)
-# The collection by its full name, and the tests' shared waits (tests/polling.py).
-for _path in (_COLLECTIONS, os.path.join(ROOT, "tests")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+# The tests' shared runner and waits (tests/), then the collection by its full name.
+if os.path.join(ROOT, "tests") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+import playbook_runner  # noqa: E402
+
+playbook_runner.link_collection()
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (  # noqa: E402
@@ -751,39 +748,24 @@ def _inventory(case, directory, real_name=None):
     return _fill(inventory, directory)
 
 
-def _ansible_playbook():
-    return os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-
-
 def run_playbook(case, directory, real_name=None, timeout=600):
     inventory = os.path.join(directory, "hosts.yml")
     with open(inventory, "w", encoding="utf-8") as handle:
         yaml.safe_dump(_inventory(case, directory, real_name), handle)
-    env = dict(
-        os.environ,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        SLA_AUDIT_DIR=os.path.join(directory, "audit"),
+    env = playbook_runner.collection_env(
+        os.path.join(directory, "audit"),
         SLA_ADVICE_DIR=os.path.join(directory, "advice"),
         SLA_EVIDENCE_DIR=os.path.join(directory, "evidence"),
         SLA_DOCS_DIR=os.path.join(directory, "docs"),
         SLA_REPORT_DIR=os.path.join(directory, "reports"),
         SLA_VAULT_DIR=os.path.join(directory, "vault"),
     )
-    for name in (
-        "SLA_AUDIT_BACKEND",
-        "SLA_AUDIT_DSN",
-        "SLA_AUDIT_KEY_FILE",
-        "SLA_VAULT_PASSWORD_FILE",
-    ):
-        env.pop(name, None)
-    argv = [_ansible_playbook(), "-i", inventory, f"playbooks/{case.playbook}.yml"]
-    extra = _fill(case.extra, directory)
-    if extra:
-        argv += ["-e", json.dumps(extra)]
-    completed = subprocess.run(
-        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    args = playbook_runner.playbook_args(
+        f"playbooks/{case.playbook}.yml",
+        inventory=inventory,
+        extra_vars=_fill(case.extra, directory),
     )
+    completed = playbook_runner.run_playbook(args, env, timeout=timeout)
     return completed.returncode, completed.stdout + completed.stderr
 
 

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import yaml
 from bad_inputs import IMAGE, ROOT, heavy_lock, verify_path
 from bad_inputs import _podman as podman
+from playbook_runner import collection_env, playbook_args, start_playbook
 from polling import http_answers, poll_until, systemd_settled
 
 PREFIX = "twovalue-sla-fault-"
@@ -163,15 +164,12 @@ def run(workflow, host, directory, label, fault=None, extra=None, timeout=1800):
     )
     with open(inventory, "w", encoding="utf-8") as handle:
         yaml.safe_dump({"all": {"hosts": {"site": host_vars}}}, handle)
-    env = dict(
-        os.environ,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
+    env = collection_env(
+        os.path.join(directory, "audit"),
         ANSIBLE_CONNECTION_PLUGINS=os.path.join(PLUGINS, "connection"),
         # No ControlPersist master: it would outlive a killed controller.
         ANSIBLE_SSH_ARGS="-o ControlMaster=no -o UserKnownHostsFile=/dev/null "
         "-o StrictHostKeyChecking=no -o ConnectTimeout=10",
-        SLA_AUDIT_DIR=os.path.join(directory, "audit"),
         SLA_ADVICE_DIR=os.path.join(directory, "advice"),
         SLA_EVIDENCE_DIR=os.path.join(directory, "evidence"),
         SLA_VAULT_DIR=os.path.join(directory, "vault"),
@@ -181,16 +179,14 @@ def run(workflow, host, directory, label, fault=None, extra=None, timeout=1800):
         SLA_FAULT_KIND=fault[1] if fault else "",
         SLA_FAULT_CONTAINER=host.name,
     )
-    for name in ("SLA_AUDIT_BACKEND", "SLA_AUDIT_DSN", "SLA_AUDIT_KEY_FILE"):
-        env.pop(name, None)
-    argv = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i", inventory, f"playbooks/{workflow.playbook}.yml",
-        "-e", json.dumps(dict(workflow.extra, **(extra or {}))),
-    ]  # fmt: skip
+    args = playbook_args(
+        f"playbooks/{workflow.playbook}.yml",
+        inventory=inventory,
+        extra_vars=dict(workflow.extra, **(extra or {})),
+    )
     with open(os.path.join(directory, f"{label}.out"), "w+", encoding="utf-8") as out:
-        process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        process = start_playbook(
+            args, env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             rc = process.wait(timeout=timeout)

@@ -45,15 +45,13 @@ from dataclasses import dataclass, field
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-_LINK = os.path.join(COLLECTIONS, "ansible_collections", "twovalue", "sla")
-if not os.path.islink(_LINK):
-    os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-    os.symlink(ROOT, _LINK)
 if os.path.join(ROOT, "tests") not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from playbook_runner import collection_env, link_collection, run_playbook  # noqa: E402
 from polling import systemd_settled  # noqa: E402
+
+link_collection()
 
 IMAGE = "localhost/twovalue-sla/lamp:current"
 PREFIX = "twovalue-sla-leak-"
@@ -741,15 +739,13 @@ class World:
             yaml.safe_dump(inventory, handle, sort_keys=False)
 
     def env(self, log_path):
-        env = dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
-            ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
+        # ANSIBLE_CONFIG unset: a cell finds ansible.cfg from where it runs, as an
+        # operator's run or an AWX job does, never one the calling shell named.
+        return collection_env(
+            os.path.join(self.dir, "audit"),
+            config=None,
             ANSIBLE_LOG_PATH=log_path,
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
             ANSIBLE_HOST_KEY_CHECKING="false",
-            SLA_AUDIT_DIR=os.path.join(self.dir, "audit"),
             SLA_AUDIT_KEY_FILE=self.key_file,
             SLA_AUDIT_SECRET_VARS=SECRET_VARS,
             SLA_ADVICE_DIR=os.path.join(self.dir, "advice"),
@@ -759,9 +755,6 @@ class World:
             SLA_VAULT_DIR=os.path.join(self.dir, "vault"),
             SLA_VAULT_PASSWORD_FILE=self.vault_password_file,
         )
-        for name in ("SLA_AUDIT_BACKEND", "SLA_AUDIT_DSN", "ANSIBLE_CONFIG"):
-            env.pop(name, None)
-        return env
 
     # -- one cell --
 
@@ -820,16 +813,7 @@ class World:
                 if cell.runner:
                     rc, output, artifacts = self._run_runner(cell, runs, log_path)
                 else:
-                    completed = subprocess.run(
-                        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook")]
-                        + self.argv(cell),
-                        cwd=ROOT,
-                        env=self.env(log_path),
-                        capture_output=True,
-                        text=True,
-                        timeout=1800,
-                        check=False,
-                    )
+                    completed = run_playbook(self.argv(cell), self.env(log_path), timeout=1800)
                     rc, output, artifacts = (
                         completed.returncode,
                         completed.stdout + completed.stderr,
@@ -996,11 +980,7 @@ def self_check(world, take_lock=True):
     log_path = os.path.join(runs, "ansible.log")
     with heavy_lock(take_lock):
         with ProcessSampler(PRODUCTION, os.path.join(runs, "ps.txt")) as sampler:
-            completed = subprocess.run(
-                [os.path.join(os.path.dirname(sys.executable), "ansible-playbook")]
-                + world.argv(cell, playbook_path=playbook),
-                cwd=ROOT, env=world.env(log_path), capture_output=True, text=True, check=False,
-            )  # fmt: skip
+            completed = run_playbook(world.argv(cell, playbook_path=playbook), world.env(log_path))
         journal = podman("exec", PRODUCTION, "journalctl", "--no-pager", "-o", "cat").stdout
     del world.planted["selfcheck"]
     found = {}

@@ -12,13 +12,10 @@ import sys
 
 import pytest
 import testinfra
+from playbook_runner import run_playbook, scenario_args, scenario_env, scenario_output
+from polling import http_answers, poll_until
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
-
-from polling import http_answers, poll_until  # noqa: E402
-
 KEYS = os.path.join(EPHEMERAL, "keys")
 AUDIT = os.path.join(EPHEMERAL, "audit")
 VAULT = os.path.join(EPHEMERAL, "vault", "acme.vault.yml")
@@ -100,16 +97,9 @@ def _assert_key_refused(name, user, key):
 
 def _playbook(name, *extra, verbosity=0, label=None):
     """Run a collection playbook against the scenario's hosts; keep everything it printed."""
-    os.makedirs(RUNS, exist_ok=True)
     label = label or f"{name}-v{verbosity}"
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
-        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
+    env = scenario_env(
         ANSIBLE_LOG_PATH=os.path.join(RUNS, f"{label}.log"),
-        ANSIBLE_FORCE_COLOR="0",
-        SLA_AUDIT_DIR=AUDIT,
         SLA_AUDIT_KEY_FILE=os.path.join(EPHEMERAL, "audit-hmac-key"),
         SLA_AUDIT_SECRET_VARS="sla_smtp_password,sla_approval_token",
         SLA_ADVICE_DIR=os.path.join(EPHEMERAL, "advice"),
@@ -117,19 +107,8 @@ def _playbook(name, *extra, verbosity=0, label=None):
         SLA_VAULT_DIR=os.path.join(EPHEMERAL, "vault"),
         SLA_VAULT_PASSWORD_FILE=VAULT_PASSWORD,
     )
-    argv = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i",
-        os.path.join(EPHEMERAL, "inventory"),
-        f"twovalue.sla.{name}",
-        *extra,
-    ]
-    if verbosity:
-        argv.append("-" + "v" * verbosity)
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
-    with open(os.path.join(RUNS, f"{label}.out"), "w", encoding="utf-8") as handle:
-        handle.write(result.stdout + result.stderr)
-    return result
+    args = scenario_args(name, *extra, verbosity=verbosity)
+    return run_playbook(args, env, timeout=900, keep=scenario_output(label))
 
 
 def _flat(result):

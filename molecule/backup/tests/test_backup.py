@@ -6,16 +6,18 @@ The tests run in file order: each builds on what the one before left.
 import json
 import os
 import subprocess
-import sys
 
 import testinfra
+from playbook_runner import (
+    run_audit_cli,
+    run_playbook,
+    scenario_args,
+    scenario_env,
+    scenario_output,
+)
+from polling import http_answers, poll_until
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
-
-from polling import http_answers, poll_until  # noqa: E402
-
 AUDIT = os.path.join(EPHEMERAL, "audit")
 RUNS = os.path.join(EPHEMERAL, "runs")
 HOST = "twovalue-sla-backup-wiki"
@@ -35,23 +37,9 @@ def _host():
 
 def _playbook(*extra, label):
     """Run the backup playbook against the scenario's host; keep what it printed."""
-    os.makedirs(RUNS, exist_ok=True)
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
-        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
-        ANSIBLE_FORCE_COLOR="0",
-        SLA_AUDIT_DIR=AUDIT,
-        SLA_ADVICE_DIR=os.path.join(EPHEMERAL, "advice"),
-    )
-    argv = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i", os.path.join(EPHEMERAL, "inventory"), "twovalue.sla.backup", *extra,
-    ]  # fmt: skip
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
-    with open(os.path.join(RUNS, f"{label}.out"), "w", encoding="utf-8") as handle:
-        handle.write(done.stdout + done.stderr)
+    env = scenario_env(SLA_ADVICE_DIR=os.path.join(EPHEMERAL, "advice"))
+    args = scenario_args("backup", *extra)
+    done = run_playbook(args, env, timeout=900, keep=scenario_output(label))
     return done.returncode, " ".join((done.stdout + done.stderr).split())
 
 
@@ -174,12 +162,7 @@ def test_a_tier_without_backups_records_the_skip_and_touches_nothing():
 
 
 def test_every_trail_verifies_and_no_secret_reached_it_or_any_output():
-    result = subprocess.run(
-        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
-         "verify", os.path.join(AUDIT, "acme.jsonl")],
-        env=dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections")),
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = run_audit_cli("verify", os.path.join(AUDIT, "acme.jsonl"))
     assert result.returncode == 0, result.stdout + result.stderr
     outputs = [os.path.join(AUDIT, "acme.jsonl")]
     outputs += [os.path.join(RUNS, name) for name in os.listdir(RUNS)]

@@ -2,17 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import testinfra
+from playbook_runner import run_audit_cli
+from polling import poll_until
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
-
-from polling import poll_until  # noqa: E402
-
 AUDIT = os.path.join(EPHEMERAL, "audit")
 ADVICE = os.path.join(EPHEMERAL, "advice")
 PLANTED = ("PLANTED-cms-db-secret-4242", "PLANTED-wp-auth-key-4242")
@@ -46,21 +41,8 @@ def _decisions(customer):
 
 
 def test_every_trail_verifies():
-    env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
     for customer in ("acme", "globex", "initech"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
-                "verify",
-                os.path.join(AUDIT, f"{customer}.jsonl"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = run_audit_cli("verify", os.path.join(AUDIT, f"{customer}.jsonl"))
         assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -9,19 +9,21 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import testinfra
+from playbook_runner import (
+    run_audit_cli,
+    scenario_args,
+    scenario_env,
+    scenario_output,
+    start_playbook,
+)
+from polling import poll_until
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
-
-from polling import poll_until  # noqa: E402
-
 AUDIT = os.path.join(EPHEMERAL, "audit")
 RUNS = os.path.join(EPHEMERAL, "runs")
 STAGING, PRODUCTION = "twovalue-sla-deploy-staging", "twovalue-sla-deploy-production"
@@ -57,23 +59,15 @@ def _assert_api_answers(host):
 
 def _playbook(name, *extra, label, wait=True):
     """Run a collection playbook against the scenario's hosts; keep what it printed."""
-    os.makedirs(RUNS, exist_ok=True)
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
-        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
-        ANSIBLE_FORCE_COLOR="0",
-        SLA_AUDIT_DIR=AUDIT,
-        SLA_ADVICE_DIR=os.path.join(EPHEMERAL, "advice"),
-    )
-    argv = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i", os.path.join(EPHEMERAL, "inventory"), f"twovalue.sla.{name}", *extra,
-    ]  # fmt: skip
-    out = open(os.path.join(RUNS, f"{label}.out"), "w", encoding="utf-8")  # noqa: SIM115
-    process = subprocess.Popen(
-        argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    env = scenario_env(SLA_ADVICE_DIR=os.path.join(EPHEMERAL, "advice"))
+    out = open(scenario_output(label), "w", encoding="utf-8")  # noqa: SIM115
+    process = start_playbook(
+        scenario_args(name, *extra),
+        env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     if not wait:
         return process, out
@@ -419,12 +413,7 @@ def test_the_kills_landed_inside_the_schema_step_and_the_switch():
 
 
 def test_every_trail_verifies_and_no_secret_is_shown():
-    result = subprocess.run(
-        [sys.executable, "-m", "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
-         "verify", os.path.join(AUDIT, "acme.jsonl")],
-        env=dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections")),
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = run_audit_cli("verify", os.path.join(AUDIT, "acme.jsonl"))
     assert result.returncode == 0, result.stdout + result.stderr
     files = glob.glob(os.path.join(RUNS, "*.out")) + glob.glob(os.path.join(AUDIT, "*"))
     assert len(files) > 10

@@ -5,17 +5,12 @@ import glob
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
+from playbook_runner import run_audit_cli
+from polling import http_answers
 
 STATE_DIR = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
-
-from polling import http_answers  # noqa: E402
-
 PACKAGES = "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'"
 
 
@@ -79,23 +74,7 @@ TIERS = {"acme": "pro", "globex": "basic", "initech": "medium"}
 
 
 def _verify(path):
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"),
-    )
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
-            "verify",
-            path,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_audit_cli("verify", path)
 
 
 def _lines(customer):

@@ -3,18 +3,13 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import testinfra
+from playbook_runner import run_audit_cli
+from polling import http_answers
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-sys.path.insert(0, os.path.join(PROJECT, "tests"))
-
-from polling import http_answers  # noqa: E402
-
 AUDIT = os.path.join(EPHEMERAL, "audit")
 SIMULATE = "apt-get -s -q -o Debug::NoLocking=1 dist-upgrade"
 
@@ -62,21 +57,8 @@ def _dpkg_status(host, package):
 
 
 def test_every_trail_verifies():
-    env = dict(os.environ, PYTHONPATH=os.path.join(PROJECT, ".cache", "collections"))
     for customer in ("acme", "globex", "initech", "umbrella"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ansible_collections.twovalue.sla.plugins.plugin_utils.audit_cli",
-                "verify",
-                os.path.join(AUDIT, f"{customer}.jsonl"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = run_audit_cli("verify", os.path.join(AUDIT, f"{customer}.jsonl"))
         assert result.returncode == 0, result.stdout + result.stderr
 
 

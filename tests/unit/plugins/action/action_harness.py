@@ -30,3 +30,13 @@ def controller_action(
     action._execute_module = MagicMock(side_effect=AssertionError("no module may run"))
     action._low_level_execute_command = MagicMock(side_effect=AssertionError("no command"))
     return action, connection
+
+
+def run_on_controller(action, connection, task_vars):
+    """Run an action built by controller_action and check that it never reached the host."""
+    result = action.run(task_vars=task_vars)
+    action._execute_module.assert_not_called()
+    action._low_level_execute_command.assert_not_called()
+    connection.exec_command.assert_not_called()
+    connection.put_file.assert_not_called()
+    return result

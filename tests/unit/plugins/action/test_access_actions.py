@@ -13,7 +13,6 @@ import pytest
 import yaml
 from action_harness import controller_action
 from ansible_collections.twovalue.sla.plugins.action import access_converge, credential_rotate
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import VaultFileStore
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
@@ -68,17 +67,10 @@ CHANGES = [
 
 
 @pytest.fixture
-def audit_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "audit"
-    settings = {
-        "audit_dir": str(directory),
-        "key_file": None,
-        "operator": "ops",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
-    monkeypatch.setattr(credential_rotate, "callback_settings", lambda: settings)
-    return directory
+def audit_dir(audit_dir, audit_settings, monkeypatch):
+    # credential_rotate imported callback_settings by name.
+    monkeypatch.setattr(credential_rotate, "callback_settings", lambda: audit_settings)
+    return audit_dir
 
 
 def _records(audit_dir, customer="acme"):

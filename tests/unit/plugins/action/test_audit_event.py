@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import configparser
 import json
-import os
-import subprocess
 import sys
 import textwrap
 
@@ -17,8 +14,8 @@ from ansible_collections.twovalue.sla.plugins.action.audit_event import (
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import DECISIONS
+from playbook_runner import CONFIG, collection_env, playbook_args, project_config, run_playbook
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
 SECRET = "Reason-Secret-4471"
 
 PLAYBOOK = """\
@@ -58,44 +55,24 @@ def _write_project(base):
     (base / "site.yml").write_text(PLAYBOOK)
 
 
-def _config_without_callbacks(base):
-    """The repository's ansible.cfg minus callbacks_enabled, which enables the audit."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(os.path.join(ROOT, "ansible.cfg"))
-    parser.remove_option("defaults", "callbacks_enabled")
-    with open(base / "ansible.cfg", "w", encoding="utf-8") as handle:
-        parser.write(handle)
-    return str(base / "ansible.cfg")
-
-
 def _run(base, audit_dir, *extra_args, callback=True):
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-        ANSIBLE_NOCOLOR="1",
-        SLA_AUDIT_DIR=str(audit_dir),
+    env = collection_env(
+        audit_dir,
+        config=CONFIG if callback else project_config(base, audit_callback=False),
+        audit_callback=callback,
         SLA_AUDIT_SECRET_VARS="deploy_token",
         SLA_OPERATOR="ops-bob",
     )
-    env.pop("SLA_AUDIT_RUN_ID", None)
-    if callback:
-        env["ANSIBLE_CALLBACKS_ENABLED"] = "twovalue.sla.audit"
-    else:
-        env["ANSIBLE_CONFIG"] = _config_without_callbacks(base)
-        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-    command = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i",
-        str(base / "inventory.ini"),
-        str(base / "site.yml"),
+    args = playbook_args(
+        base / "site.yml",
         "-e",
         f"deploy_token={SECRET}",
         "-e",
         f"marker={base / 'marker'}",
         *extra_args,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=base, check=False)
+        inventory=base / "inventory.ini",
+    )
+    return run_playbook(args, env, cwd=base)
 
 
 def _records(path):

@@ -10,9 +10,8 @@ import json
 import os
 
 import pytest
-from action_harness import controller_action
+from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action import cms_plan as cms_plan_action
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
@@ -80,19 +79,6 @@ def _sla(tier="pro"):
 
 
 @pytest.fixture
-def audit_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "audit"
-    settings = {
-        "audit_dir": str(directory),
-        "key_file": None,
-        "operator": "ops-alice",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
-    return directory
-
-
-@pytest.fixture
 def no_network(monkeypatch):
     def refuse(url, **kwargs):
         raise AssertionError(f"no catalogue URL configured, yet {url} was opened")
@@ -116,11 +102,7 @@ def _run(tmp_path, sites, tier="pro", now=PRO_WINDOW, check_mode=False, **extra)
         check_mode=check_mode,
         action_name="twovalue.sla.cms_plan",
     )
-    result = action.run(task_vars={"inventory_hostname": "web1"})
-    action._execute_module.assert_not_called()
-    action._low_level_execute_command.assert_not_called()
-    connection.exec_command.assert_not_called()
-    connection.put_file.assert_not_called()
+    result = run_on_controller(action, connection, {"inventory_hostname": "web1"})
     return result
 
 

@@ -4,46 +4,25 @@
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import json
 import pathlib
 
 import pytest
-from action_harness import controller_action
+import sla_report_trail as recorded
+from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action import sla_report as sla_report_action
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     last_complete_quarter,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
-
-def _recorded_quarter():
-    # The fixture trail lives beside the renderer's tests; loaded by path so
-    # this file does not depend on which test directory pytest collected first.
-    path = pathlib.Path(__file__).parents[1] / "plugin_utils" / "sla_report_trail.py"
-    spec = importlib.util.spec_from_file_location("sla_report_recorded_quarter", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-recorded = _recorded_quarter()
 QUARTER = {"period_start": recorded.PERIOD[0], "period_end": recorded.PERIOD[1]}
 
 
 @pytest.fixture
-def audit_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "audit"
-    recorded.write_trail(directory / "acme.jsonl")
-    settings = {
-        "audit_dir": str(directory),
-        "key_file": None,
-        "operator": "ops-alice",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
-    return directory
+def audit_dir(audit_dir):
+    recorded.write_trail(audit_dir / "acme.jsonl")
+    return audit_dir
 
 
 def _sla(tier="pro"):
@@ -58,10 +37,7 @@ def _run(tmp_path, check_mode=False, **extra):
         check_mode=check_mode,
         action_name="twovalue.sla.sla_report",
     )
-    result = action.run(task_vars={"inventory_hostname": "acme-prod"})
-    action._execute_module.assert_not_called()
-    action._low_level_execute_command.assert_not_called()
-    connection.exec_command.assert_not_called()
+    result = run_on_controller(action, connection, {"inventory_hostname": "acme-prod"})
     return result
 
 

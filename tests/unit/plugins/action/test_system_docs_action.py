@@ -4,40 +4,19 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import pathlib
 
 import pytest
-from action_harness import controller_action
+import system_docs_fixture as recorded
+from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action import system_docs as system_docs_action
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
 
-def _recorded_customer():
-    path = pathlib.Path(__file__).parents[1] / "plugin_utils" / "system_docs_fixture.py"
-    spec = importlib.util.spec_from_file_location("system_docs_recorded_customer", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-recorded = _recorded_customer()
-
-
 @pytest.fixture
-def audit_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "audit"
-    directory.mkdir()
-    recorded.write_trail(directory / "acme.jsonl")
-    settings = {
-        "audit_dir": str(directory),
-        "key_file": None,
-        "operator": "ops",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
-    return directory
+def audit_dir(audit_dir):
+    audit_dir.mkdir()
+    recorded.write_trail(audit_dir / "acme.jsonl")
+    return audit_dir
 
 
 def _task_vars():
@@ -72,9 +51,7 @@ def _run(tmp_path, check_mode=False, **extra):
         check_mode=check_mode,
         action_name="twovalue.sla.system_docs",
     )
-    result = action.run(task_vars=task_vars)
-    action._execute_module.assert_not_called()
-    connection.exec_command.assert_not_called()
+    result = run_on_controller(action, connection, task_vars)
     return result
 
 

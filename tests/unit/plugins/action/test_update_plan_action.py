@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from action_harness import controller_action
+from action_harness import controller_action, run_on_controller
 from ansible_collections.twovalue.sla.plugins.action.update_plan import ActionModule
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_path
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 
@@ -49,19 +48,6 @@ def _sla(tier="pro"):
     return {"customer": "acme", "tier": tier, "targets": resolve_targets(tier), "control": None}
 
 
-@pytest.fixture
-def audit_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "audit"
-    settings = {
-        "audit_dir": str(directory),
-        "key_file": None,
-        "operator": "ops-alice",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
-    return directory
-
-
 def _action(args, check_mode=False):
     return controller_action(
         ActionModule, args, check_mode=check_mode, action_name="twovalue.sla.update_plan"
@@ -77,11 +63,7 @@ def _run(tmp_path, state, tier="pro", now=IN_PRO_WINDOW, check_mode=False, **ext
         **extra,
     }
     action, connection = _action(args, check_mode=check_mode)
-    result = action.run(task_vars={"inventory_hostname": "web1"})
-    action._execute_module.assert_not_called()
-    action._low_level_execute_command.assert_not_called()
-    connection.exec_command.assert_not_called()
-    connection.put_file.assert_not_called()
+    result = run_on_controller(action, connection, {"inventory_hostname": "web1"})
     return result
 
 
@@ -262,16 +244,10 @@ def test_state_without_updates_fails_with_the_probe_hint(tmp_path, audit_dir):
     assert "twovalue.sla.host_probe" in result["msg"]
 
 
-def test_unwritable_audit_dir_fails_closed(tmp_path, monkeypatch):
+def test_unwritable_audit_dir_fails_closed(tmp_path, audit_settings):
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory\n")
-    settings = {
-        "audit_dir": str(blocker / "audit"),
-        "key_file": None,
-        "operator": "ops-alice",
-        "secret_var_names": [],
-    }
-    monkeypatch.setattr(audit_writer, "callback_settings", lambda: settings)
+    audit_settings["audit_dir"] = str(blocker / "audit")
     result = _run(tmp_path, _state(APACHE, TZDATA))
     assert result["failed"] is True
     assert result["msg"].startswith(

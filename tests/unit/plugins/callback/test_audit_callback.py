@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
+import playbook_runner
 import pytest
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_verify import verify_trail
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
 VAULTED_SECRET = "Vaulted-Secret-7731"
 VAULTED_FILE_SECRET = "Whole-File-Secret-5512"
 NAMED_SECRET = "Named-Secret-9044"
@@ -82,25 +81,12 @@ def _write_project(base, password=b"vault-pass"):
 
 
 def run_playbook(base, playbook, extra_env=None, extra_args=()):
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-        ANSIBLE_CALLBACKS_ENABLED="twovalue.sla.audit",
-        ANSIBLE_NOCOLOR="1",
-        SLA_AUDIT_DIR=str(base / "audit"),
-        SLA_OPERATOR="ops-alice",
+    settings = {"SLA_AUDIT_DIR": base / "audit", "SLA_OPERATOR": "ops-alice", **(extra_env or {})}
+    env = playbook_runner.collection_env(settings.pop("SLA_AUDIT_DIR"), **settings)
+    args = playbook_runner.playbook_args(
+        base / playbook, *extra_args, inventory=base / "inventory.ini"
     )
-    env.pop("SLA_AUDIT_RUN_ID", None)
-    env.update(extra_env or {})
-    command = [
-        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-        "-i",
-        str(base / "inventory.ini"),
-        str(base / playbook),
-        *extra_args,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=base, check=False)
+    return playbook_runner.run_playbook(args, env, cwd=base)
 
 
 def _records(path):
