@@ -21,6 +21,8 @@ import json
 import re
 from collections.abc import Mapping
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+
 KINDS = ("os_account", "db_user", "cms_account")
 ORGANISATIONS = ("agency", "customer")
 CONTROLLERS = ("agency", "hoster", "customer")
@@ -49,7 +51,7 @@ _SUDO_RULE = re.compile(r"^[^\n\r\\#]{1,512}$")
 _SITE = re.compile(r"^/[^\x00\n]*$")
 
 
-class RegisterError(ValueError):
+class RegisterError(SlaInputError):
     """The register cannot be used; the message names the entry and the field."""
 
 

@@ -25,6 +25,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     VersionError,
     classify_change,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 DECISIONS = ("apply", "advise", "refuse", "apply_with_approval")
 HASHED_FIELDS = ("component", "installed", "candidate", "scheme", "security", "source")
@@ -40,7 +41,7 @@ _CMS_SCHEMES = ("mediawiki", "wordpress")
 _WINDOW_SEARCH_DAYS = 370
 
 
-class GateError(ValueError):
+class GateError(SlaInputError):
     """Input the gate cannot decide on: a malformed item, approval or time."""
 
 

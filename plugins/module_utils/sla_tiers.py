@@ -15,6 +15,8 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+
 TIERS = ("basic", "medium", "pro")
 DECISION_MODES = ("advisory", "active")
 ACTIVITIES = ("updates", "cms", "deploy", "staging", "access", "docs", "backup")
@@ -93,7 +95,7 @@ _POSITIVE_INT_KEYS = {
 _TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class SlaConfigError(ValueError):
+class SlaConfigError(SlaInputError):
     """A tier, override or control setting that cannot be used.
 
     ``key`` locates the setting (``maintenance_windows[0].start``) and

@@ -36,6 +36,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     WEEKDAYS,
     resolve_targets,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 _RRULE_DAYS = {day: day[:2].upper() for day in WEEKDAYS}
 _WEEK_MINUTES = 7 * 24 * 60
@@ -63,7 +64,7 @@ CUSTOMER_VARS = ("sla_customer", "sla_tier", "sla_overrides", "sla_control")
 APPROVAL_PLAYBOOK = {"updates": "maintenance", "cms": "maintenance", "access": "access"}
 
 
-class AwxObjectsError(ValueError):
+class AwxObjectsError(SlaInputError):
     """Input that cannot become AWX objects; the message names it."""
 
 

@@ -20,6 +20,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     classify_change,
     compare_versions,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
 KINDS = ("mediawiki", "wordpress")
@@ -28,7 +29,7 @@ SWITCHABLE = ("mediawiki", "wordpress")
 _CATALOGUE_FORMAT = 1
 
 
-class CmsPlanError(ValueError):
+class CmsPlanError(SlaInputError):
     """Input the CMS plan cannot be made from; the message says what to fix."""
 
 

@@ -18,11 +18,12 @@ import tarfile
 
 from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import approval_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 STAGING, PRODUCTION = "staging", "production"
 
 
-class DeployPlanError(ValueError):
+class DeployPlanError(SlaInputError):
     pass
 
 

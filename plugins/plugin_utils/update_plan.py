@@ -23,6 +23,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     debian_suite,
     package_branch_switch,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
 _PHP_PACKAGE = re.compile(r"^php(?P<branch>\d+\.\d+)(?P<suffix>-.*)?$")
@@ -33,7 +34,7 @@ _NEW_PACKAGE_REASON = (
 )
 
 
-class PlanError(ValueError):
+class PlanError(SlaInputError):
     """The probed state cannot be planned on; the message says what is missing."""
 
 
