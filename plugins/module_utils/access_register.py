@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import hashlib
 import json
 import re
 from collections.abc import Mapping
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
 KINDS = ("os_account", "db_user", "cms_account")
 ORGANISATIONS = ("agency", "customer")
@@ -64,16 +64,7 @@ def _text(value, where, pattern=None, expected="a non-empty string"):
 
 
 def _date(value, where):
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise RegisterError(f"{where} is {value!r}; expected a date such as 2026-10-31") from exc
+    return parse_date(value, where, RegisterError)
 
 
 def key_fingerprint(blob):

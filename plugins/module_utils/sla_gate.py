@@ -25,6 +25,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     VersionError,
     classify_change,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_time
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 DECISIONS = ("apply", "advise", "refuse", "apply_with_approval")
@@ -47,21 +48,7 @@ class GateError(SlaInputError):
 
 def aware_time(value, name):
     """Return ``value`` as a timezone-aware datetime; accept ISO 8601 strings."""
-    if isinstance(value, str):
-        try:
-            value = datetime.datetime.fromisoformat(value)
-        except ValueError as e:
-            raise GateError(
-                f"{name} is {value!r}; expected an ISO 8601 time such as 2025-03-04T10:00:00+01:00"
-            ) from e
-    if not isinstance(value, datetime.datetime):
-        raise GateError(f"{name} is {value!r}; expected a timezone-aware datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise GateError(
-            f"{name} is {value.isoformat()} without a timezone; expected a timezone-aware time "
-            "such as 2025-03-04T10:00:00+01:00"
-        )
-    return value
+    return sla_time.aware_time(value, name, GateError)
 
 
 def _iso(moment):

@@ -9,6 +9,7 @@ merges a customer's overrides over the tier defaults and validates the result;
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import re
@@ -16,6 +17,7 @@ import zoneinfo
 from collections.abc import Mapping
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
 TIERS = ("basic", "medium", "pro")
 DECISION_MODES = ("advisory", "active")
@@ -182,13 +184,10 @@ def _window(key, value):
 
 def _iso_date(key, value):
     # YAML turns an unquoted 2025-12-24 into a date; accept both spellings.
-    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            pass
+    # A date and time is not a date: a blackout is a whole day.
+    if value not in (None, "") and not isinstance(value, datetime.datetime):
+        with contextlib.suppress(SlaInputError):
+            return parse_date(value, key)
     raise SlaConfigError(key, f"is {_shown(value)}; expected a date as YYYY-MM-DD")
 
 

@@ -37,6 +37,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     resolve_targets,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
 _RRULE_DAYS = {day: day[:2].upper() for day in WEEKDAYS}
 _WEEK_MINUTES = 7 * 24 * 60
@@ -316,7 +317,7 @@ def customer_objects(customer, hosts, settings, advice=(), start_date=None):
     if start_date is None:
         start_date = datetime.date(2026, 1, 1)
     elif isinstance(start_date, str):
-        start_date = datetime.date.fromisoformat(start_date)
+        start_date = parse_date(start_date, "start_date", AwxObjectsError)
 
     inventory = settings.get("inventory_name", "{customer}").format(customer=customer)
     organization = settings["organization"]

@@ -10,10 +10,13 @@ by this automation.
 
 from __future__ import annotations
 
-import datetime
 import json
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import decide, window_status
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
+    aware_time,
+    decide,
+    window_status,
+)
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     VersionError,
     branch_of,
@@ -21,6 +24,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     compare_versions,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
 KINDS = ("mediawiki", "wordpress")
@@ -34,12 +38,7 @@ class CmsPlanError(SlaInputError):
 
 
 def _date(value, where):
-    if value is None:
-        return None
-    try:
-        return datetime.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise CmsPlanError(f"{where} is {value!r}; expected a date YYYY-MM-DD") from exc
+    return parse_date(value, where, CmsPlanError)
 
 
 def _branch_entry(scheme, raw, where):
@@ -366,7 +365,7 @@ def plan_cms(
     installed in this run: a packaged wiki's schema step follows them.
     """
     sources = validate_sources(sources)
-    now_dt = datetime.datetime.fromisoformat(now) if isinstance(now, str) else now
+    now_dt = aware_time(now, "now")
     today = now_dt.date()
     control = control or {}
     items, notes, support, schema, by_component = [], [], [], [], {}
