@@ -21,10 +21,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.access_register impor
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
-    approval_status,
-    window_status,
-)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import may_change
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     callback_settings,
     customer_trail,
@@ -184,29 +181,18 @@ class ActionModule(DecisionAction):
         return result
 
     def _policy(self, sla, host, due, args, now):
-        """Whether the due rotations may run now: a window on active tiers, approval on Basic."""
-        targets = sla["targets"]
+        """Whether the due rotations may run now, by the gate's tier rule."""
         if not due:
             return False, "", None
-        if targets["decision_mode"] == "active" and "access" in targets["activities"]:
-            timing = window_status(targets, now)
-            if timing["in_window"]:
-                return True, "inside a maintenance window (the site's configuration changes)", None
-            return (
-                False,
-                f"outside the maintenance windows; next window {timing['next_window']}",
-                None,
-            )
-        approval = self.approval(args)
-        change_set = rotation_change_set(host, due)
-        if not approval:
-            return (
-                False,
-                f"the tier is advisory: waits for approval of change set {change_set}",
-                None,
-            )
-        status = approval_status(approval, change_set, now, self.scope(sla))
-        return status["valid"], status["reason"], status["reference"] if status["valid"] else None
+        answer = may_change(
+            "rotation",
+            sla["targets"],
+            now,
+            approval=self.approval(args),
+            change_set=rotation_change_set(host, due),
+            scope=self.scope(sla),
+        )
+        return answer["allowed"], answer["reason"], answer["approval"]
 
     def _rotate(self, credential, store, writer, args, reason, reference, now):
         item = item_name(credential)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import approval_status
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import may_change
 
 REVOCATION_REASON = (
     "revoking an agency-controlled access of a person who left or was taken out of the "
@@ -22,19 +22,10 @@ REVOCATION_REASON = (
 
 def grant_policy(targets, change_set, approval, now, scope):
     """(allowed, reason, approval reference) for adding accesses on this host."""
-    if targets["decision_mode"] == "active" and "access" in targets["activities"]:
-        return True, "the agency manages the accesses it controls (active tier)", None
-    if approval:
-        status = approval_status(approval, change_set, now, scope)
-        if status["valid"]:
-            return True, status["reason"], status["reference"]
-        return False, f"new accesses wait for approval: {status['reason']}", None
-    return (
-        False,
-        "new accesses are advised: the tier is advisory, so they wait for the customer's "
-        f"approval of change set {change_set}",
-        None,
+    answer = may_change(
+        "access_grant", targets, now, approval=approval, change_set=change_set, scope=scope
     )
+    return answer["allowed"], answer["reason"], answer["approval"]
 
 
 GRANT_CHANGES = ("created", "unlocked", "sudo rule added", "keys added")

@@ -15,7 +15,7 @@ import json
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
     aware_time,
     decide,
-    window_status,
+    may_change,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     VersionError,
@@ -322,8 +322,10 @@ def _schema_step(site, targets, control, now, updated_packages=()):
         return None
     if recorded == site["version"]:
         return None
-    if control.get("cms", "agency") != "agency" or "cms" not in targets["activities"]:
-        return {"run": False, "reason": "the CMS layer is not maintained by the agency"}
+    tier = may_change("schema_step", targets, now, control=control)
+    # Held back for someone other than the agency: the layer is not the agency's to change.
+    if not tier["allowed"] and tier["addressed_to"] != "agency":
+        return {"run": False, "reason": tier["reason"]}
     if recorded is not None:
         return {
             "run": True,
@@ -336,15 +338,7 @@ def _schema_step(site, targets, control, now, updated_packages=()):
             "reason": f"the mediawiki package was updated to {site['version']} in this run; "
             "its schema update follows",
         }
-    if targets["decision_mode"] == "advisory":
-        return {
-            "run": False,
-            "reason": "the schema state of this wiki was never recorded; run update.php once "
-            "with the customer's approval",
-        }
-    if not window_status(targets, now)["in_window"]:
-        return {"run": False, "reason": "schema state never recorded; waits for a window"}
-    return {"run": True, "reason": "schema state never recorded: update.php establishes it"}
+    return {"run": tier["allowed"], "reason": tier["reason"]}
 
 
 def plan_cms(
