@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import may_change
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import markdown_table
 
 REVOCATION_REASON = (
     "revoking an agency-controlled access of a person who left or was taken out of the "
@@ -36,10 +37,13 @@ def is_grant(change):
     return change["change"] in GRANT_CHANGES or bool(change.get("keys_added"))
 
 
-def _change_line(change):
-    person = change.get("person") or "-"
+def _change_row(change):
     keys = ", ".join(change.get("keys_removed", []) + change.get("keys_added", []))
-    return f"| {change['kind']} | {change['account']} | {change['change']} | {person} | {keys} |"
+    return (change["kind"], change["account"], change["change"], change.get("person") or "-", keys)
+
+
+def _review_row(item, *more):
+    return (item["access"], item["controlled_by"], ", ".join(item["holders"]) or "-", *more)
 
 
 def advice_markdown(plan, customer, host, tier, review_days):
@@ -51,9 +55,10 @@ def advice_markdown(plan, customer, host, tier, review_days):
             "",
             plan["grant_reason"] + ".",
             "",
-            "| kind | account | change | person | key fingerprints |",
-            "|---|---|---|---|---|",
-            *[_change_line(c) for c in withheld],
+            markdown_table(
+                ("kind", "account", "change", "person", "key fingerprints"),
+                [_change_row(c) for c in withheld],
+            ),
             "",
         ]
     urgent = [item for item in plan["review"] if item["urgent"]]
@@ -61,13 +66,10 @@ def advice_markdown(plan, customer, host, tier, review_days):
         lines += [
             "## Remove now: accesses you control that former staff still hold",
             "",
-            "| access | controlled by | held by | why |",
-            "|---|---|---|---|",
-            *[
-                f"| {i['access']} | {i['controlled_by']} | {', '.join(i['holders']) or '-'} | "
-                f"{'; '.join(i['concerns'])} |"
-                for i in urgent
-            ],
+            markdown_table(
+                ("access", "controlled by", "held by", "why"),
+                [_review_row(i, "; ".join(i["concerns"])) for i in urgent],
+            ),
             "",
         ]
     routine = [item for item in plan["review"] if not item["urgent"]]
@@ -77,12 +79,9 @@ def advice_markdown(plan, customer, host, tier, review_days):
             "",
             "The agency does not change these. Check that each is still needed.",
             "",
-            "| access | controlled by | held by |",
-            "|---|---|---|",
-            *[
-                f"| {i['access']} | {i['controlled_by']} | {', '.join(i['holders']) or '-'} |"
-                for i in routine
-            ],
+            markdown_table(
+                ("access", "controlled by", "held by"), [_review_row(i) for i in routine]
+            ),
             "",
         ]
     elif routine:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
+    Table,
+    markdown_block,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import mask_document
 
 
@@ -21,6 +25,11 @@ def advice_paths(advice_dir, customer, host, activity, has_advice):
         if os.path.exists(stale):
             os.remove(stale)
     return []
+
+
+def markdown_table(headers, rows):
+    """An advice table, escaped like every document: a ``|`` in a reason stays in its cell."""
+    return markdown_block(Table(tuple(headers), tuple(tuple(row) for row in rows), "advice"))
 
 
 def write_text(path, text):

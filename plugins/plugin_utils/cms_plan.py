@@ -23,6 +23,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     classify_change,
     compare_versions,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import markdown_table
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
@@ -512,20 +513,24 @@ def advice_json(plan, customer, host, tier):
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def _support_line(entry):
+def _support_row(entry):
     if not entry["known"]:
-        return f"| {entry['component']} | {entry['version']} | {entry['branch']} | not in the catalogue | | |"
-    lts = "yes" if entry["lts"] else "no"
+        return (
+            entry["component"],
+            entry["version"],
+            entry["branch"],
+            "not in the catalogue",
+            "",
+            "",
+        )
     if entry["eol"] is None:
         state = "supported (newest branch)"
     elif entry["supported"]:
         state = f"supported, {entry['days_left']} days left"
     else:
         state = f"END OF LIFE since {entry['eol']}: no security fixes"
-    return (
-        f"| {entry['component']} | {entry['version']} | {entry['branch']} | {state} | "
-        f"{entry['eol'] or '-'} | {lts} |"
-    )
+    return (entry["component"], entry["version"], entry["branch"], state, entry["eol"] or "-",
+            "yes" if entry["lts"] else "no")  # fmt: skip
 
 
 def advice_markdown(plan, customer, host, tier):
@@ -536,22 +541,31 @@ def advice_markdown(plan, customer, host, tier):
         f"Decided at {plan['now']}. Change set `{plan['change_set']}`. Release catalogue "
         f"as of {catalogue['as_of']} ({catalogue['origin']}).",
         "",
-        "| site | version | branch | support | end of life | LTS |",
-        "|---|---|---|---|---|---|",
-        *[_support_line(entry) for entry in plan["support"]],
+        markdown_table(
+            ("site", "version", "branch", "support", "end of life", "LTS"),
+            [_support_row(entry) for entry in plan["support"]],
+        ),
         "",
     ]
     if plan["advice"]:
         lines += [
             "## Decisions",
             "",
-            "| site | installed | candidate | kind | decision | why | for |",
-            "|---|---|---|---|---|---|---|",
-            *[
-                f"| {d['component']} | {d['installed']} | {d['candidate']} | {d['kind']} | "
-                f"{d['decision']} | {d['reason']} | {d['addressed_to']} |"
-                for d in plan["advice"]
-            ],
+            markdown_table(
+                ("site", "installed", "candidate", "kind", "decision", "why", "for"),
+                [
+                    (
+                        d["component"],
+                        d["installed"],
+                        d["candidate"],
+                        d["kind"],
+                        d["decision"],
+                        d["reason"],
+                        d["addressed_to"],
+                    )
+                    for d in plan["advice"]
+                ],
+            ),
             "",
         ]
     for migration in plan["migrations"]:

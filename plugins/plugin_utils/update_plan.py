@@ -23,6 +23,7 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     debian_suite,
     package_branch_switch,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import markdown_table
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
@@ -268,17 +269,14 @@ def advice_markdown(plan, customer, host, tier):
     ]
     advice = sorted(plan["advice"], key=lambda d: d["component"])
     if advice:
-        lines += [
-            "| package | installed | candidate | security | decision | why | for |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for item in advice:
-            lines.append(
-                f"| {item['component']} | {item['installed'] or 'new'} | {item['candidate']} | "
-                f"{'yes' if item['security'] else 'no'} | {item['decision']} | "
-                f"{item['reason']} | {item['addressed_to']} |"
-            )
-        lines.append("")
+        headers = ("package", "installed", "candidate", "security", "decision", "why", "for")
+        rows = [
+            (item["component"], item["installed"] or "new", item["candidate"],
+             "yes" if item["security"] else "no", item["decision"], item["reason"],
+             item["addressed_to"])
+            for item in advice
+        ]  # fmt: skip
+        lines += [markdown_table(headers, rows), ""]
     for package in plan["new_packages"]:
         lines.append(
             f"- new package `{package['package']}` {package['candidate']}: {package['reason']}"
