@@ -13,7 +13,6 @@ import os
 import zoneinfo
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
     CUSTOMER_NAME,
     AuditError,
@@ -25,12 +24,11 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
     TIERS,
-    SlaConfigError,
     validate_targets,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import SlaAction
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     DEFAULT_LANGUAGE,
     EXTENSIONS,
@@ -64,18 +62,12 @@ def report_period(period_start, period_end, timezone, today=None):
     return first_day.isoformat(), last_day.isoformat()
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SlaAction):
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, args, result):
+        task_vars = self.task_vars
         sla = args["sla"]
         customer, tier = sla.get("customer"), sla.get("tier")
         try:
@@ -98,7 +90,7 @@ class ActionModule(ActionBase):
             period = load_period(trail, start, end, key=key)
             data = build_report(period, targets, customer, tier)
             documents = render_all(data, args["language"])
-        except (ValueError, SlaConfigError, ReportError, ReportRenderError, AuditError) as exc:
+        except (ValueError, ReportError, ReportRenderError, AuditError) as exc:
             result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
             return result
         except AnsibleError as exc:
@@ -108,7 +100,7 @@ class ActionModule(ActionBase):
         base = os.path.join(args["report_dir"], customer, f"sla-report-{data['period']['label']}")
         paths = {extension: f"{base}.{extension}" for extension in EXTENSIONS}
         changed = not all(holds(paths[extension], documents[extension]) for extension in EXTENSIONS)
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        check_mode = self.check_mode
         if changed and not check_mode:
             try:
                 for extension in EXTENSIONS:
