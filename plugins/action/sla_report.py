@@ -70,7 +70,10 @@ class ActionModule(SlaAction):
         task_vars = self.task_vars
         sla = args["sla"]
         customer, tier = sla.get("customer"), sla.get("tier")
-        try:
+        with self.failing_as(
+            f"SLA report for {customer}",
+            (ValueError, ReportError, ReportRenderError, AuditError, AnsibleError),
+        ):
             if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
                 raise ValueError(
                     f"sla.customer is {customer!r}; run twovalue.sla.sla_context first"
@@ -90,12 +93,6 @@ class ActionModule(SlaAction):
             period = load_period(trail, start, end, key=key)
             data = build_report(period, targets, customer, tier)
             documents = render_all(data, args["language"])
-        except (ValueError, ReportError, ReportRenderError, AuditError) as exc:
-            result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
-            return result
-        except AnsibleError as exc:
-            result.update(failed=True, msg=f"SLA report for {customer}: {exc.message}")
-            return result
 
         base = os.path.join(args["report_dir"], customer, f"sla-report-{data['period']['label']}")
         paths = {extension: f"{base}.{extension}" for extension in EXTENSIONS}

@@ -127,7 +127,10 @@ class ActionModule(SlaAction):
         task_vars = self.task_vars
         sla = args["sla"]
         customer, tier = sla.get("customer"), sla.get("tier")
-        try:
+        with self.failing_as(
+            f"system documentation for {customer}",
+            (ValueError, DocsError, ReportError, AuditError, AnsibleError),
+        ):
             if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
                 raise DocsError(f"sla.customer is {customer!r}; run twovalue.sla.sla_context first")
             if tier not in TIERS:
@@ -160,12 +163,6 @@ class ActionModule(SlaAction):
                 trail_file=trail_file,
             )
             documents = render_documents(data, args["language"])
-        except (ValueError, DocsError, ReportError, AuditError) as exc:
-            result.update(failed=True, msg=f"system documentation for {customer}: {exc}")
-            return result
-        except AnsibleError as exc:
-            result.update(failed=True, msg=f"system documentation for {customer}: {exc.message}")
-            return result
 
         folder = os.path.join(args["docs_dir"], customer)
         paths = {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
@@ -25,6 +26,21 @@ def advice_paths(advice_dir, customer, host, activity, has_advice):
         if os.path.exists(stale):
             os.remove(stale)
     return []
+
+
+def advice_document(plan, customer, host, tier, activity, **fields):
+    """A planner's JSON advice: who and what it is for, when it was decided, then ``fields``."""
+    document = {
+        "customer": customer,
+        "host": host,
+        "tier": tier,
+        "activity": activity,
+        "change_set": plan["change_set"],
+        "decided_at": plan["now"],
+        "next_window": plan["next_window"],
+        **fields,
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def markdown_table(headers, rows):

@@ -10,8 +10,6 @@ by this automation.
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
     aware_time,
     decide,
@@ -23,9 +21,13 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     classify_change,
     compare_versions,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import markdown_table
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
+    advice_document,
+    markdown_table,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
+from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import decision_header
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
 KINDS = ("mediawiki", "wordpress")
@@ -412,13 +414,7 @@ def plan_cms(
     advice += refused
     decisions = decision["items"] + refused
     return {
-        "change_set": decision["change_set"],
-        "decision_mode": decision["decision_mode"],
-        "migration_project": migration_project,
-        "now": decision["now"],
-        "in_window": decision["in_window"],
-        "next_window": decision["next_window"],
-        "approval": decision["approval"],
+        **decision_header(decision, migration_project),
         "decisions": decisions,
         "summary": _summary(decisions),
         "apply": apply,
@@ -495,22 +491,19 @@ def _release_task(site, item):
 
 
 def advice_json(plan, customer, host, tier):
-    document = {
-        "customer": customer,
-        "host": host,
-        "tier": tier,
-        "activity": "cms",
-        "change_set": plan["change_set"],
-        "decided_at": plan["now"],
-        "next_window": plan["next_window"],
-        "catalogue": plan["catalogue"],
-        "support": plan["support"],
-        "items": plan["advice"],
-        "migrations": plan["migrations"],
-        "schema": [step for step in plan["schema"] if not step["run"]],
-        "notes": plan["notes"],
-    }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return advice_document(
+        plan,
+        customer,
+        host,
+        tier,
+        "cms",
+        catalogue=plan["catalogue"],
+        support=plan["support"],
+        items=plan["advice"],
+        migrations=plan["migrations"],
+        schema=[step for step in plan["schema"] if not step["run"]],
+        notes=plan["notes"],
+    )
 
 
 def _support_row(entry):

@@ -9,7 +9,6 @@ advice document. Nothing here touches a host or a file.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 
 import yaml
@@ -23,7 +22,10 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     debian_suite,
     package_branch_switch,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import markdown_table
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
+    advice_document,
+    markdown_table,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 APPLY_DECISIONS = ("apply", "apply_with_approval")
@@ -178,6 +180,17 @@ def _new_package(package, php_branches):
     return entry
 
 
+def decision_header(decision, migration_project):
+    """What a plan says about how it was decided: the change set, the mode, the clock, the approval."""
+    header = {key: decision[key] for key in ("change_set", "decision_mode", "now", "in_window")}
+    header.update(
+        migration_project=migration_project,
+        next_window=decision["next_window"],
+        approval=decision["approval"],
+    )
+    return header
+
+
 def plan_updates(
     state,
     targets,
@@ -211,13 +224,7 @@ def plan_updates(
     ]
     advice = [d for d in decision["items"] if d["decision"] not in APPLY_DECISIONS]
     return {
-        "change_set": decision["change_set"],
-        "decision_mode": decision["decision_mode"],
-        "migration_project": migration_project,
-        "now": decision["now"],
-        "in_window": decision["in_window"],
-        "next_window": decision["next_window"],
-        "approval": decision["approval"],
+        **decision_header(decision, migration_project),
         "summary": decision["summary"],
         "decisions": decision["items"],
         "apply": sorted(apply, key=lambda p: p["name"]),
@@ -245,19 +252,16 @@ def _apply_entry(decision):
 
 
 def advice_json(plan, customer, host, tier):
-    document = {
-        "customer": customer,
-        "host": host,
-        "tier": tier,
-        "activity": "updates",
-        "change_set": plan["change_set"],
-        "decided_at": plan["now"],
-        "next_window": plan["next_window"],
-        "approval": plan["approval"],
-        "items": sorted(plan["advice"], key=lambda d: d["component"]),
-        "new_packages": plan["new_packages"],
-    }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return advice_document(
+        plan,
+        customer,
+        host,
+        tier,
+        "updates",
+        approval=plan["approval"],
+        items=sorted(plan["advice"], key=lambda d: d["component"]),
+        new_packages=plan["new_packages"],
+    )
 
 
 def advice_markdown(plan, customer, host, tier):
