@@ -14,7 +14,6 @@ import zoneinfo
 
 from ansible.errors import AnsibleError
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
-    CUSTOMER_NAME,
     AuditError,
     load_key,
 )
@@ -23,12 +22,14 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
     load_period,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import (
-    TIERS,
     validate_targets,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
-from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import SlaAction
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    SlaAction,
+    customer_and_tier,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     DEFAULT_LANGUAGE,
     EXTENSIONS,
@@ -74,12 +75,7 @@ class ActionModule(SlaAction):
             f"SLA report for {customer}",
             (ValueError, ReportError, ReportRenderError, AuditError, AnsibleError),
         ):
-            if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
-                raise ValueError(
-                    f"sla.customer is {customer!r}; run twovalue.sla.sla_context first"
-                )
-            if tier not in TIERS:
-                raise ValueError(f"sla.tier is {tier!r}; expected one of {', '.join(TIERS)}")
+            customer_and_tier(sla)
             targets = validate_targets(sla.get("targets"))
             first_day, last_day = report_period(
                 args["period_start"], args["period_end"], targets["timezone"]

@@ -17,7 +17,6 @@ import zoneinfo
 from ansible.errors import AnsibleError
 from ansible_collections.twovalue.sla.plugins.module_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
-    CUSTOMER_NAME,
     AuditError,
     load_key,
 )
@@ -25,7 +24,6 @@ from ansible_collections.twovalue.sla.plugins.module_utils.sla_report import (
     ReportError,
     load_period,
 )
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import TIERS
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
@@ -35,7 +33,10 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     CmsPlanError,
     validate_catalogue,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import SlaAction
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    SlaAction,
+    customer_and_tier,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     DEFAULT_HORIZON_DAYS,
@@ -131,10 +132,7 @@ class ActionModule(SlaAction):
             f"system documentation for {customer}",
             (ValueError, DocsError, ReportError, AuditError, AnsibleError),
         ):
-            if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
-                raise DocsError(f"sla.customer is {customer!r}; run twovalue.sla.sla_context first")
-            if tier not in TIERS:
-                raise DocsError(f"sla.tier is {tier!r}; expected one of {', '.join(TIERS)}")
+            customer_and_tier(sla)
             if args["today"]:
                 today = parse_date(args["today"], "today")
             else:

@@ -18,7 +18,11 @@ import contextlib
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import AuditError
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_audit import (
+    CUSTOMER_NAME,
+    AuditError,
+)
+from ansible_collections.twovalue.sla.plugins.module_utils.sla_tiers import TIERS
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import (
@@ -41,6 +45,16 @@ def decision_argument_spec(**options):
         "approval_file": {"type": "path"},
         "now": {"type": "str"},
     }
+
+
+def customer_and_tier(sla):
+    """The customer and tier an ``sla`` fact names; SlaInputError when it is not sla_context's."""
+    customer, tier = sla.get("customer"), sla.get("tier")
+    if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
+        raise SlaInputError(f"sla.customer is {customer!r}; run twovalue.sla.sla_context first")
+    if tier not in TIERS:
+        raise SlaInputError(f"sla.tier is {tier!r}; expected one of {', '.join(TIERS)}")
+    return customer, tier
 
 
 class ActionFailed(Exception):
