@@ -29,6 +29,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_time
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 DECISIONS = ("apply", "advise", "refuse", "apply_with_approval")
+APPLY_DECISIONS = ("apply", "apply_with_approval")
 HASHED_FIELDS = ("component", "installed", "candidate", "scheme", "security", "source")
 # Hashed only for a package an update newly installs, so the hash of a set
 # without one stays what it was before such packages were planned.
@@ -290,12 +291,11 @@ _SAYS = {
         "blackout": "today is a blackout date agreed with the customer; nothing is applied",
     },
 }
-_ALLOWING = ("apply", "apply_with_approval")
 
 
 def _answer(decision, reason, addressed_to, approval=None, outside_sla=False, project=None):
     return {
-        "allowed": decision in _ALLOWING,
+        "allowed": decision in APPLY_DECISIONS,
         "decision": decision,
         "reason": reason,
         "addressed_to": addressed_to,
@@ -532,6 +532,14 @@ def _decide_new_install(index, item, decided):
     return entry
 
 
+def summarise(decided):
+    """How many decisions of each kind."""
+    summary = dict.fromkeys(DECISIONS, 0)
+    for entry in decided:
+        summary[entry["decision"]] += 1
+    return summary
+
+
 def decide(
     items,
     targets,
@@ -609,9 +617,7 @@ def decide(
         entry.update({field: answer[field] for field in ("reason", *_DECISION_FIELDS)})
         decided.append(entry)
     decided += [_decide_new_install(index, item, decided) for index, item in new_installs]
-    summary = dict.fromkeys(DECISIONS, 0)
-    for entry in decided:
-        summary[entry["decision"]] += 1
+    summary = summarise(decided)
     return {
         "change_set": change_set,
         "decision_mode": targets["decision_mode"],

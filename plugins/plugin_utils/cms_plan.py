@@ -11,9 +11,11 @@ by this automation.
 from __future__ import annotations
 
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
+    APPLY_DECISIONS,
     aware_time,
     decide,
     may_change,
+    summarise,
 )
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_versions import (
     VersionError,
@@ -29,7 +31,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import Sla
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import decision_header
 
-APPLY_DECISIONS = ("apply", "apply_with_approval")
 KINDS = ("mediawiki", "wordpress")
 # Kinds whose release switch this collection performs; others get advice only.
 SWITCHABLE = ("mediawiki", "wordpress")
@@ -416,7 +417,7 @@ def plan_cms(
     return {
         **decision_header(decision, migration_project),
         "decisions": decisions,
-        "summary": _summary(decisions),
+        "summary": summarise(decisions),
         "apply": apply,
         "advice": advice,
         "migrations": migrations,
@@ -466,13 +467,6 @@ def _refused_upgrade(item):
         "migration_project": None,
         "approval": None,
     }
-
-
-def _summary(decided):
-    summary = {"apply": 0, "advise": 0, "refuse": 0, "apply_with_approval": 0}
-    for entry in decided:
-        summary[entry["decision"]] += 1
-    return summary
 
 
 def _release_task(site, item):

@@ -13,6 +13,7 @@ import re
 
 import yaml
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import (
+    APPLY_DECISIONS,
     GateError,
     approval_status,
     decide,
@@ -28,7 +29,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
-APPLY_DECISIONS = ("apply", "apply_with_approval")
 _PHP_PACKAGE = re.compile(r"^php(?P<branch>\d+\.\d+)(?P<suffix>-.*)?$")
 _NEW_PACKAGE_REASON = (
     "a pending update would newly install this package, and no planned update of an installed "
