@@ -13,7 +13,12 @@ from __future__ import annotations
 import json
 
 from ansible_collections.twovalue.sla.plugins.module_utils.sla_gate import may_change
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import markdown_table
+from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
+    Heading,
+    Paragraph,
+    Table,
+    markdown_document,
+)
 
 REVOCATION_REASON = (
     "revoking an agency-controlled access of a person who left or was taken out of the "
@@ -47,50 +52,41 @@ def _review_row(item, *more):
 
 
 def advice_markdown(plan, customer, host, tier, review_days):
-    lines = [f"# Access advice for {host} ({customer}, SLA {tier})", ""]
+    blocks = [Heading(1, f"Access advice for {host} ({customer}, SLA {tier})")]
     withheld = [c for c in plan["changes"] if not c["applied"]]
     if withheld:
-        lines += [
-            "## Accesses the agency did not change",
-            "",
-            plan["grant_reason"] + ".",
-            "",
-            markdown_table(
-                ("kind", "account", "change", "person", "key fingerprints"),
-                [_change_row(c) for c in withheld],
-            ),
-            "",
-        ]
+        blocks += [
+            Heading(2, "Accesses the agency did not change"),
+            Paragraph(plan["grant_reason"] + "."),
+            _table(("kind", "account", "change", "person", "key fingerprints"),
+                   [_change_row(c) for c in withheld]),
+        ]  # fmt: skip
     urgent = [item for item in plan["review"] if item["urgent"]]
     if urgent:
-        lines += [
-            "## Remove now: accesses you control that former staff still hold",
-            "",
-            markdown_table(
-                ("access", "controlled by", "held by", "why"),
-                [_review_row(i, "; ".join(i["concerns"])) for i in urgent],
-            ),
-            "",
-        ]
+        blocks += [
+            Heading(2, "Remove now: accesses you control that former staff still hold"),
+            _table(("access", "controlled by", "held by", "why"),
+                   [_review_row(i, "; ".join(i["concerns"])) for i in urgent]),
+        ]  # fmt: skip
     routine = [item for item in plan["review"] if not item["urgent"]]
     if routine and tier != "basic":
-        lines += [
-            f"## Review every {review_days} days: accesses you control",
-            "",
-            "The agency does not change these. Check that each is still needed.",
-            "",
-            markdown_table(
-                ("access", "controlled by", "held by"), [_review_row(i) for i in routine]
-            ),
-            "",
+        blocks += [
+            Heading(2, f"Review every {review_days} days: accesses you control"),
+            Paragraph("The agency does not change these. Check that each is still needed."),
+            _table(("access", "controlled by", "held by"), [_review_row(i) for i in routine]),
         ]
     elif routine:
-        lines += [
-            f"{len(routine)} further accesses are controlled by you or your hoster; "
-            f"review them at least every {review_days} days.",
-            "",
-        ]
-    return "\n".join(lines)
+        blocks.append(
+            Paragraph(
+                f"{len(routine)} further accesses are controlled by you or your hoster; "
+                f"review them at least every {review_days} days."
+            )
+        )
+    return markdown_document(blocks)
+
+
+def _table(headers, rows):
+    return Table(headers, tuple(rows), "advice")
 
 
 def advice_json(plan, customer, host, tier):
