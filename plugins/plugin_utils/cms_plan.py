@@ -485,18 +485,10 @@ def _release_task(site, item):
 
 
 def advice_json(plan, customer, host, tier):
+    fields = {key: plan[key] for key in ("catalogue", "support", "migrations", "notes")}
+    waiting = [step for step in plan["schema"] if not step["run"]]
     return advice_document(
-        plan,
-        customer,
-        host,
-        tier,
-        "cms",
-        catalogue=plan["catalogue"],
-        support=plan["support"],
-        items=plan["advice"],
-        migrations=plan["migrations"],
-        schema=[step for step in plan["schema"] if not step["run"]],
-        notes=plan["notes"],
+        plan, customer, host, tier, "cms", items=plan["advice"], schema=waiting, **fields
     )
 
 

@@ -252,16 +252,9 @@ def _apply_entry(decision):
 
 
 def advice_json(plan, customer, host, tier):
-    return advice_document(
-        plan,
-        customer,
-        host,
-        tier,
-        "updates",
-        approval=plan["approval"],
-        items=sorted(plan["advice"], key=lambda d: d["component"]),
-        new_packages=plan["new_packages"],
-    )
+    items = sorted(plan["advice"], key=lambda d: d["component"])
+    fields = {"approval": plan["approval"], "items": items, "new_packages": plan["new_packages"]}
+    return advice_document(plan, customer, host, tier, "updates", **fields)
 
 
 def advice_markdown(plan, customer, host, tier):
