@@ -9,10 +9,12 @@ that should follow it does not happen unrecorded.
 from __future__ import annotations
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import DECISIONS, AuditError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import SlaAction
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
+    DECISIONS,
+    AuditError,
+)
 
 # The gate (sla_gate) speaks in verbs about what should happen; the trail
 # records what did happen. Accepting the gate's words saves every role a map.
@@ -42,18 +44,12 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SlaAction):
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, args, result):
+        task_vars = self.task_vars
 
         try:
             writer = DecisionWriter(
@@ -67,7 +63,7 @@ class ActionModule(ActionBase):
                 args["activity"],
                 DECISION_ALIASES.get(args["decision"], args["decision"]),
                 self._task.action,
-                self._task.check_mode or self._play_context.check_mode,
+                self.check_mode,
                 item=args["item"],
                 reason=args["reason"],
                 before=args["before"],

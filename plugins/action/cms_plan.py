@@ -12,9 +12,7 @@ import http.client
 import json
 import os
 
-from ansible.errors import AnsibleError
 from ansible.module_utils.urls import open_url
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import (
     mask_secrets,
     shown_url,
@@ -24,8 +22,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
     write_text,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
-from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     KINDS,
     CmsPlanError,
@@ -35,28 +31,20 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     plan_cms,
     validate_catalogue,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import SlaConfigError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import VersionError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
-    PlanError,
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    DecisionAction,
+    decision_argument_spec,
 )
 
-ARGUMENT_SPEC = {
-    "state": {"type": "dict", "required": True},
-    "sla": {"type": "dict", "required": True},
-    "catalogue_file": {"type": "path", "required": True},
-    "catalogue_urls": {"type": "dict", "default": {}},
-    "sources": {"type": "dict", "default": {}},
-    "updated_packages": {"type": "list", "elements": "str", "default": []},
-    "approval": {"type": "dict"},
-    "approval_file": {"type": "path"},
-    "migration_project": {"type": "str"},
-    "advice_dir": {"type": "path", "required": True},
-    "now": {"type": "str"},
-}
+ARGUMENT_SPEC = decision_argument_spec(
+    state={"type": "dict", "required": True},
+    catalogue_file={"type": "path", "required": True},
+    catalogue_urls={"type": "dict", "default": {}},
+    sources={"type": "dict", "default": {}},
+    updated_packages={"type": "list", "elements": "str", "default": []},
+    migration_project={"type": "str"},
+    advice_dir={"type": "path", "required": True},
+)
 
 _RECORDED = {"apply": "approved", "apply_with_approval": "approved", "advise": "advised"}
 _URL_TIMEOUT = 10
@@ -100,45 +88,29 @@ def load_catalogue(path, urls, warn):
     return validate_catalogue(document, " + ".join(origins))
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(DecisionAction):
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = task_vars.get("inventory_hostname")
+    def act(self, args, result):
         sla = args["sla"]
         warnings = []
-        try:
+        with self.planning("plan CMS maintenance"):
             catalogue = load_catalogue(
                 args["catalogue_file"], args["catalogue_urls"], warnings.append
             )
-            approval = args["approval"]
-            if args["approval_file"]:
-                approval = load_approval(args["approval_file"])
             plan = plan_cms(
                 args["state"].get("cms", []),
                 sla["targets"],
-                args["now"] or datetime.datetime.now(datetime.UTC).isoformat(),
+                self.decision_time(args),
                 catalogue,
                 sources=args["sources"],
-                approval=approval,
+                approval=self.approval(args),
                 control=sla.get("control"),
                 migration_project=args["migration_project"],
-                scope={"customer": sla["customer"], "host": host},
+                scope=self.scope(sla),
                 updated_packages=args["updated_packages"],
             )
-        except (CmsPlanError, PlanError, GateError, SlaConfigError, VersionError, KeyError) as exc:
-            result.update(failed=True, msg=f"host {host}: cannot plan CMS maintenance: {exc}")
-            return result
-
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
         has_advice = bool(
             plan["advice"]
             or plan["notes"]
@@ -146,20 +118,16 @@ class ActionModule(ActionBase):
             or any(not step["run"] for step in plan["schema"])
             or any(not entry.get("supported", True) for entry in plan["support"])
         )
-        try:
-            files = advice_paths(args["advice_dir"], sla["customer"], host, "cms", has_advice)
+        refusal = "the CMS decisions could not be recorded, so nothing is applied"
+        with self.failing_as(refusal):
+            files = advice_paths(args["advice_dir"], sla["customer"], self.host, "cms", has_advice)
             # Recorded first: advice the trail does not know of is never handed out.
-            self._record(plan, task_vars, sla, check_mode, files)
-            if files:
-                write_text(files[0], advice_markdown(plan, sla["customer"], host, sla["tier"]))
-                write_text(files[1], advice_json(plan, sla["customer"], host, sla["tier"]))
-        except (AuditError, AnsibleError, OSError) as exc:
-            result.update(
-                failed=True,
-                msg=f"host {host}: the CMS decisions could not be recorded, so nothing is "
-                f"applied: {exc}",
+            self.record_before_acting(
+                sla, lambda writer: self._records(writer, plan, files), refusal
             )
-            return result
+            if files:
+                write_text(files[0], advice_markdown(plan, sla["customer"], self.host, sla["tier"]))
+                write_text(files[1], advice_json(plan, sla["customer"], self.host, sla["tier"]))
         plan["advice_files"] = files
         facts = {
             "sla_cms_plan": {
@@ -176,17 +144,13 @@ class ActionModule(ActionBase):
         result.update(changed=False, plan=plan, ansible_facts=facts)
         return result
 
-    def _record(self, plan, task_vars, sla, check_mode, files):
-        writer = DecisionWriter(
-            task_vars, self._templar.template, customer=sla["customer"], tier=sla["tier"]
-        )
+    def _records(self, writer, plan, files):
         approval = (plan["approval"] or {}).get("reference")
         records = [
-            writer.record(
+            self.record(
+                writer,
                 "cms",
                 _RECORDED.get(item["decision"], "refused"),
-                self._task.action,
-                check_mode,
                 item=item["component"],
                 reason=item["reason"],
                 before=item["installed"],
@@ -202,22 +166,20 @@ class ActionModule(ActionBase):
             for item in plan["decisions"]
         ]
         records += [
-            writer.record(
+            self.record(
+                writer,
                 "cms",
                 "approved" if step["run"] else "advised",
-                self._task.action,
-                check_mode,
                 item=f"{step['component']} schema",
                 reason=step["reason"],
             )
             for step in plan["schema"]
         ]
         records.append(
-            writer.record(
+            self.record(
+                writer,
                 "cms",
                 "planned",
-                self._task.action,
-                check_mode,
                 item="change_set",
                 reason=f"{len(plan['apply'])} release switches, "
                 f"{sum(1 for s in plan['schema'] if s['run'])} schema steps, "
@@ -233,4 +195,4 @@ class ActionModule(ActionBase):
                 },
             )
         )
-        writer.append(records)
+        return records

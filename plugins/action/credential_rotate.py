@@ -13,8 +13,6 @@ import hashlib
 import json
 import secrets
 
-from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
     RegisterError,
@@ -22,44 +20,34 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register impor
     validate_grants,
     validate_people,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
-    DecisionWriter,
     callback_settings,
     customer_trail,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    RECORD_ERRORS,
+    DecisionAction,
+    decision_argument_spec,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import (
-    SecretStoreError,
     VaultFileStore,
     read_vault_password,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
-    GateError,
-    approval_status,
-    window_status,
-)
-from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
-    PlanError,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import may_change
 
-ARGUMENT_SPEC = {
-    "people": {"type": "dict", "required": True},
-    "grants": {"type": "list", "elements": "raw", "default": []},
-    "sla": {"type": "dict", "required": True},
-    "vault_dir": {"type": "path", "required": True},
-    "vault_password_file": {"type": "path", "required": True},
-    "only": {"type": "list", "elements": "str", "default": []},
-    "force": {"type": "bool", "default": False},
-    "site_urls": {"type": "dict", "default": {}},
+ARGUMENT_SPEC = decision_argument_spec(
+    people={"type": "dict", "required": True},
+    grants={"type": "list", "elements": "raw", "default": []},
+    vault_dir={"type": "path", "required": True},
+    vault_password_file={"type": "path", "required": True},
+    only={"type": "list", "elements": "str", "default": []},
+    force={"type": "bool", "default": False},
+    site_urls={"type": "dict", "default": {}},
     # The host modules' own spec: a credential in a check is no_log from the first validation.
     **HEALTH_CHECK_SPEC,
-    "approval": {"type": "dict"},
-    "approval_file": {"type": "path"},
-    "now": {"type": "str"},
-}
+)
 
 _SECRET_BYTES = 24
 
@@ -96,26 +84,14 @@ def rotation_change_set(host, due):
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(DecisionAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = task_vars.get("inventory_hostname")
-        sla = args["sla"]
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
-        try:
-            now = (
-                datetime.datetime.fromisoformat(args["now"])
-                if args["now"]
-                else datetime.datetime.now(datetime.UTC)
-            )
+    def act(self, args, result):
+        host, sla = self.host, args["sla"]
+        # The trail of past rotations is read here too: an unreadable one stops the plan.
+        with self.planning("plan the rotation", (SlaInputError, *RECORD_ERRORS)):
+            now = self.decision_time(args)
             people = validate_people(args["people"])
             credentials = host_access(people, validate_grants(args["grants"], people), now.date())[
                 "credentials"
@@ -131,7 +107,7 @@ class ActionModule(ActionBase):
             interval = datetime.timedelta(days=sla["targets"]["credential_rotation_interval_days"])
             last = last_rotations(
                 customer_trail(
-                    task_vars,
+                    self.task_vars,
                     self._templar.template,
                     sla["customer"],
                     settings=callback_settings(),
@@ -152,17 +128,6 @@ class ActionModule(ActionBase):
                 )
             due = [c for c in schedule if c["rotate"]]
             allowed, reason, reference = self._policy(sla, host, due, args, now)
-        except (
-            RegisterError,
-            PlanError,
-            GateError,
-            ValueError,
-            KeyError,
-            AnsibleError,
-            AuditError,
-        ) as exc:
-            result.update(failed=True, msg=f"host {host}: cannot plan the rotation: {exc}")
-            return result
 
         shown = [{k: c[k] for k in ("id", "last", "due")} for c in schedule]
         if not due:
@@ -170,18 +135,15 @@ class ActionModule(ActionBase):
                 changed=False, credentials=shown, rotated=[], msg=f"no credential due on {host}"
             )
             return result
-        try:
-            writer = DecisionWriter(
-                task_vars, self._templar.template, customer=sla["customer"], tier=sla["tier"]
-            )
+        with self.failing_as("nothing rotated"):
+            writer = self.decision_writer(sla)
             if not allowed:
                 writer.append(
                     [
-                        writer.record(
+                        self.record(
+                            writer,
                             "access",
                             "advised",
-                            self._task.action,
-                            check_mode,
                             item=item_name(c),
                             reason=f"rotation due {c['due']}: {reason}",
                         )
@@ -199,15 +161,10 @@ class ActionModule(ActionBase):
             store = VaultFileStore(
                 args["vault_dir"], sla["customer"], read_vault_password(args["vault_password_file"])
             )
-        except (AuditError, AnsibleError, OSError, SecretStoreError) as exc:
-            result.update(failed=True, msg=f"host {host}: nothing rotated: {exc}")
-            return result
 
         rotated, failures = [], []
         for credential in due:
-            outcome = self._rotate(
-                credential, store, writer, args, task_vars, check_mode, reason, reference, now
-            )
+            outcome = self._rotate(credential, store, writer, args, reason, reference, now)
             (failures if outcome.get("failed") else rotated).append(outcome)
         result.update(
             changed=bool(rotated),
@@ -224,58 +181,40 @@ class ActionModule(ActionBase):
         return result
 
     def _policy(self, sla, host, due, args, now):
-        """Whether the due rotations may run now: a window on active tiers, approval on Basic."""
-        targets = sla["targets"]
+        """Whether the due rotations may run now, by the gate's tier rule."""
         if not due:
             return False, "", None
-        if targets["decision_mode"] == "active" and "access" in targets["activities"]:
-            timing = window_status(targets, now)
-            if timing["in_window"]:
-                return True, "inside a maintenance window (the site's configuration changes)", None
-            return (
-                False,
-                f"outside the maintenance windows; next window {timing['next_window']}",
-                None,
-            )
-        approval = args["approval"]
-        if args["approval_file"]:
-            approval = load_approval(args["approval_file"])
-        change_set = rotation_change_set(host, due)
-        if not approval:
-            return (
-                False,
-                f"the tier is advisory: waits for approval of change set {change_set}",
-                None,
-            )
-        status = approval_status(
-            approval, change_set, now, {"customer": sla["customer"], "host": host}
+        answer = may_change(
+            "rotation",
+            sla["targets"],
+            now,
+            approval=self.approval(args),
+            change_set=rotation_change_set(host, due),
+            scope=self.scope(sla),
         )
-        return status["valid"], status["reason"], status["reference"] if status["valid"] else None
+        return answer["allowed"], answer["reason"], answer["approval"]
 
-    def _rotate(
-        self, credential, store, writer, args, task_vars, check_mode, reason, reference, now
-    ):
+    def _rotate(self, credential, store, writer, args, reason, reference, now):
         item = item_name(credential)
         stamp = now.isoformat()
         secret = secrets.token_urlsafe(_SECRET_BYTES)
         try:
-            if not check_mode:
+            if not self.check_mode:
                 # Staged first: killed after this, the vault still knows every live password.
                 store.stage(credential["id"], secret, stamp)
             writer.append(
                 [
-                    writer.record(
+                    self.record(
+                        writer,
                         "access",
                         "planned",
-                        self._task.action,
-                        check_mode,
                         item=item,
                         reason=reason,
                         approval=reference,
                     )
                 ]
             )
-        except (AuditError, AnsibleError, OSError, SecretStoreError) as exc:
+        except RECORD_ERRORS as exc:
             return {"id": credential["id"], "failed": True, "msg": f"not started: {exc}"}
         site = credential["site"]
         module_args = {
@@ -292,24 +231,25 @@ class ActionModule(ActionBase):
             if site in args["site_urls"]:
                 module_args["site_url"] = args["site_urls"][site]
         answer = self._execute_module(
-            module_name="twovalue.sla.credential_set", module_args=module_args, task_vars=task_vars
+            module_name="twovalue.sla.credential_set",
+            module_args=module_args,
+            task_vars=self.task_vars,
         )
         del secret, module_args
         ok = not answer.get("failed") and not answer.get("unreachable")
         steps = answer.get("steps", [])
         try:
-            if not check_mode:
+            if not self.check_mode:
                 if ok:
                     store.commit(credential["id"], stamp)
                 else:
                     store.discard(credential["id"])
             writer.append(
                 [
-                    writer.record(
+                    self.record(
+                        writer,
                         "access",
                         "applied" if ok else "failed",
-                        self._task.action,
-                        check_mode,
                         item=item,
                         reason=reason if ok else answer.get("msg"),
                         approval=reference,
@@ -317,7 +257,7 @@ class ActionModule(ActionBase):
                     )
                 ]
             )
-        except (AuditError, AnsibleError, OSError, SecretStoreError) as exc:
+        except RECORD_ERRORS as exc:
             return {
                 "id": credential["id"],
                 "failed": True,

@@ -7,19 +7,21 @@ import datetime
 import os
 import tempfile
 
-from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.module_utils.cms_release import sha256_of
 from ansible_collections.twovalue.sla.plugins.module_utils.host_ops import HEALTH_CHECK_SPEC
 from ansible_collections.twovalue.sla.plugins.module_utils.site_deploy import (
     validate_deploy_params,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
-    DecisionWriter,
     callback_settings,
     customer_trail,
     run_id,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    RECORD_ERRORS,
+    ActionFailed,
+    DecisionAction,
+    decision_argument_spec,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
     DeployPlanError,
@@ -27,34 +29,26 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
     pack_directory,
     staging_passes,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
-    PlanError,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
-ARGUMENT_SPEC = {
-    "artifact": {"type": "path", "required": True},
-    "sha256": {"type": "str"},
-    "version": {"type": "str", "required": True},
-    "release": {"type": "str"},
-    "site_root": {"type": "path", "required": True},
-    "site_url": {"type": "str", "required": True},
-    "version_marker": {"type": "str", "default": "sla-version.txt"},
-    "shared_paths": {"type": "list", "elements": "str", "default": []},
-    "schema": {"type": "str", "choices": ["mediawiki", "wordpress"]},
-    "database": {"type": "str"},
-    "keep_releases": {"type": "int", "default": 3},
-    "retry_failed": {"type": "bool", "default": False},
+ARGUMENT_SPEC = decision_argument_spec(
+    artifact={"type": "path", "required": True},
+    sha256={"type": "str"},
+    version={"type": "str", "required": True},
+    release={"type": "str"},
+    site_root={"type": "path", "required": True},
+    site_url={"type": "str", "required": True},
+    version_marker={"type": "str", "default": "sla-version.txt"},
+    shared_paths={"type": "list", "elements": "str", "default": []},
+    schema={"type": "str", "choices": ["mediawiki", "wordpress"]},
+    database={"type": "str"},
+    keep_releases={"type": "int", "default": 3},
+    retry_failed={"type": "bool", "default": False},
     # The host modules' own spec: a credential in a check is no_log from the first validation.
     **HEALTH_CHECK_SPEC,
-    "override": {"type": "dict"},
-    "sla": {"type": "dict", "required": True},
-    "approval": {"type": "dict"},
-    "approval_file": {"type": "path"},
-    "now": {"type": "str"},
-}
+    override={"type": "dict"},
+)
 
 _HOST_OPTIONS = (
     "version",
@@ -77,93 +71,58 @@ _OUTCOME = {(True, False): "applied", (True, True): "planned", (False, False): "
             (False, True): "failed"}  # fmt: skip
 
 
-class ActionModule(ActionBase):
+class ActionModule(DecisionAction):
     # The host's temporary directory is made in _on_host, after every
     # controller-side check: a refused deploy never contacts the host.
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = task_vars.get("inventory_hostname")
-        sla = args["sla"]
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
-        environment = self._templar.template(task_vars.get("sla_environment"))
+    def act(self, args, result):
+        host, sla, check_mode = self.host, args["sla"], self.check_mode
+        environment = self._templar.template(self.task_vars.get("sla_environment"))
         with tempfile.TemporaryDirectory(prefix="sla-deploy-") as scratch:
-            try:
+            with self.planning("deploy", (SlaInputError, OSError, AuditError)):
                 artifact, sha256 = self._artifact(args, scratch)
-                now = (
-                    datetime.datetime.fromisoformat(args["now"])
-                    if args["now"]
-                    else datetime.datetime.now(datetime.UTC)
-                )
-                approval = args["approval"]
-                if args["approval_file"]:
-                    approval = load_approval(args["approval_file"])
+                now = self.decision_time(args)
+                approval = self.approval(args)
                 trail = customer_trail(
-                    task_vars, self._templar.template, sla["customer"], settings=callback_settings()
-                )
+                    self.task_vars, self._templar.template, sla["customer"],
+                    settings=callback_settings(),
+                )  # fmt: skip
                 allowed, reason, reference = decide_deploy(
                     environment, sla["targets"], sha256, host, staging_passes(trail, sha256),
                     args["override"], approval, now, sla["customer"],
                 )  # fmt: skip
-            except (
-                DeployPlanError,
-                PlanError,
-                GateError,
-                OSError,
-                ValueError,
-                KeyError,
-                AuditError,
-            ) as exc:
-                result.update(failed=True, msg=f"host {host}: cannot deploy: {exc}")
-                return result
             release = args["release"] or args["version"]
             # The host would refuse these too, but only after being contacted.
             problems = validate_deploy_params(dict(args, release=release, sha256=sha256))
             if problems:
-                result.update(failed=True, msg=f"host {host}: cannot deploy: {'; '.join(problems)}")
-                return result
+                raise ActionFailed(f"host {host}: cannot deploy: {'; '.join(problems)}")
             facts = {"sha256": sha256, "release": release, "version": args["version"],
                      "environment": environment}  # fmt: skip
-            try:
-                writer = DecisionWriter(task_vars, self._templar.template,
-                                        customer=sla["customer"], tier=sla["tier"])  # fmt: skip
-                writer.append([
-                    writer.record(
-                        "deploy", "approved" if allowed else "refused", self._task.action,
-                        check_mode, item=f"release {release}", reason=reason, after=sha256,
-                        approval=reference,
-                        result=dict(facts, override=bool(args["override"])),
-                    )
-                ])  # fmt: skip
-            except (AuditError, AnsibleError, OSError) as exc:
-                result.update(failed=True, msg=f"host {host}: the deploy could not be recorded, "
-                              f"so nothing is deployed: {exc}")  # fmt: skip
-                return result
+            writer, _appended = self.record_before_acting(sla, lambda writer: [
+                self.record(
+                    writer, "deploy", "approved" if allowed else "refused",
+                    item=f"release {release}", reason=reason, after=sha256, approval=reference,
+                    result=dict(facts, override=bool(args["override"])),
+                )
+            ], "the deploy could not be recorded, so nothing is deployed")  # fmt: skip
             if not allowed:
-                result.update(failed=True, refused=True, sha256=sha256,
-                              msg=f"host {host}: deploy of {release} refused: {reason}")  # fmt: skip
-                return result
-            answer = self._on_host(args, artifact, sha256, release, task_vars)
+                raise ActionFailed(f"host {host}: deploy of {release} refused: {reason}",
+                                   refused=True, sha256=sha256)  # fmt: skip
+            answer = self._on_host(args, artifact, sha256, release)
         ok = not answer.get("failed") and not answer.get("unreachable")
         try:
             writer.append([
-                writer.record(
-                    "deploy", _OUTCOME[(ok, check_mode)], self._task.action, check_mode,
-                    item=f"release {release}", reason=answer.get("msg"), after=sha256,
-                    before=answer.get("previous"), approval=reference,
+                self.record(
+                    writer, "deploy", _OUTCOME[(ok, check_mode)], item=f"release {release}",
+                    reason=answer.get("msg"), after=sha256, before=answer.get("previous"),
+                    approval=reference,
                     result=dict(facts, healthy=ok and not check_mode,
                                 steps=answer.get("steps", []),
                                 failed_release=answer.get("failed_release")),
                 )
             ])  # fmt: skip
-        except (AuditError, AnsibleError, OSError) as exc:
+        except RECORD_ERRORS as exc:
             answer.update(failed=True, msg=f"{answer.get('msg')}; not recorded: {exc}")
         for key in ("invocation", "_ansible_no_log"):
             answer.pop(key, None)
@@ -187,15 +146,15 @@ class ActionModule(ActionBase):
             )
         return path, actual
 
-    def _on_host(self, args, artifact, sha256, release, task_vars):
+    def _on_host(self, args, artifact, sha256, release):
         module_args = {key: args[key] for key in _HOST_OPTIONS}
         # Unique per deploy, also for two deploys in one run: it names the backup directory.
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         module_args.update(sha256=sha256, release=release, run_id=f"{run_id()}-{stamp}")
-        if self._task.check_mode or self._play_context.check_mode:
+        if self.check_mode:
             module_args["artifact"] = "/nonexistent/not-uploaded-in-check-mode.tar.gz"
             return self._execute_module(
-                "twovalue.sla.deploy_release", module_args=module_args, task_vars=task_vars
+                "twovalue.sla.deploy_release", module_args=module_args, task_vars=self.task_vars
             )
         # Whoever made the remote tmpdir removes it: here, unless the task already had one.
         owned = self._connection._shell.tmpdir is None
@@ -206,7 +165,7 @@ class ActionModule(ActionBase):
             self._fixup_perms2((tmp, remote))
             module_args["artifact"] = remote
             return self._execute_module(
-                "twovalue.sla.deploy_release", module_args=module_args, task_vars=task_vars
+                "twovalue.sla.deploy_release", module_args=module_args, task_vars=self.task_vars
             )
         finally:
             if owned:

@@ -7,15 +7,14 @@ import os
 from collections import defaultdict
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import SlaAction
 from ansible_collections.twovalue.sla.plugins.plugin_utils.drift_report import (
     customer_drift,
     drift_json,
     drift_markdown,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
 
 ARGUMENT_SPEC = {
@@ -24,19 +23,13 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SlaAction):
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+    def act(self, args, result):
+        task_vars = self.task_vars
+        check_mode = self.check_mode
         customers = defaultdict(list)
         for entry in args["hosts"]:
             missing = [

@@ -13,12 +13,13 @@ import os
 import zoneinfo
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    SlaAction,
+    customer_and_tier,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
-    CUSTOMER_NAME,
     AuditError,
     load_key,
 )
@@ -37,8 +38,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render imp
     render_all,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
-    TIERS,
-    SlaConfigError,
     validate_targets,
 )
 
@@ -64,27 +63,19 @@ def report_period(period_start, period_end, timezone, today=None):
     return first_day.isoformat(), last_day.isoformat()
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SlaAction):
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, args, result):
+        task_vars = self.task_vars
         sla = args["sla"]
         customer, tier = sla.get("customer"), sla.get("tier")
-        try:
-            if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
-                raise ValueError(
-                    f"sla.customer is {customer!r}; run twovalue.sla.sla_context first"
-                )
-            if tier not in TIERS:
-                raise ValueError(f"sla.tier is {tier!r}; expected one of {', '.join(TIERS)}")
+        with self.failing_as(
+            f"SLA report for {customer}",
+            (ValueError, ReportError, ReportRenderError, AuditError, AnsibleError),
+        ):
+            customer_and_tier(sla)
             targets = validate_targets(sla.get("targets"))
             first_day, last_day = report_period(
                 args["period_start"], args["period_end"], targets["timezone"]
@@ -98,17 +89,11 @@ class ActionModule(ActionBase):
             period = load_period(trail, start, end, key=key)
             data = build_report(period, targets, customer, tier)
             documents = render_all(data, args["language"])
-        except (ValueError, SlaConfigError, ReportError, ReportRenderError, AuditError) as exc:
-            result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
-            return result
-        except AnsibleError as exc:
-            result.update(failed=True, msg=f"SLA report for {customer}: {exc.message}")
-            return result
 
         base = os.path.join(args["report_dir"], customer, f"sla-report-{data['period']['label']}")
         paths = {extension: f"{base}.{extension}" for extension in EXTENSIONS}
         changed = not all(holds(paths[extension], documents[extension]) for extension in EXTENSIONS)
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        check_mode = self.check_mode
         if changed and not check_mode:
             try:
                 for extension in EXTENSIONS:

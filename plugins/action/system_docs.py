@@ -15,7 +15,6 @@ import os
 import zoneinfo
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
@@ -26,9 +25,11 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     CmsPlanError,
     validate_catalogue,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    SlaAction,
+    customer_and_tier,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
-    CUSTOMER_NAME,
     AuditError,
     load_key,
 )
@@ -36,7 +37,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     ReportError,
     load_period,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import TIERS
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     DEFAULT_HORIZON_DAYS,
     DEFAULT_LANGUAGE,
@@ -94,11 +95,9 @@ def trail_records(path, key):
     return period["records"], os.path.basename(trail.path)
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SlaAction):
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def _customer_hosts(self, customer, names, task_vars):
         hostvars = task_vars.get("hostvars", {})
@@ -125,21 +124,17 @@ class ActionModule(ActionBase):
             )
         return hosts
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, args, result):
+        task_vars = self.task_vars
         sla = args["sla"]
         customer, tier = sla.get("customer"), sla.get("tier")
-        try:
-            if not isinstance(customer, str) or not CUSTOMER_NAME.fullmatch(customer):
-                raise DocsError(f"sla.customer is {customer!r}; run twovalue.sla.sla_context first")
-            if tier not in TIERS:
-                raise DocsError(f"sla.tier is {tier!r}; expected one of {', '.join(TIERS)}")
+        with self.failing_as(
+            f"system documentation for {customer}",
+            (ValueError, DocsError, ReportError, AuditError, AnsibleError),
+        ):
+            customer_and_tier(sla)
             if args["today"]:
-                today = datetime.date.fromisoformat(args["today"])
+                today = parse_date(args["today"], "today")
             else:
                 timezone = (sla.get("targets") or {}).get("timezone", "UTC")
                 today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
@@ -166,12 +161,6 @@ class ActionModule(ActionBase):
                 trail_file=trail_file,
             )
             documents = render_documents(data, args["language"])
-        except (ValueError, DocsError, ReportError, AuditError) as exc:
-            result.update(failed=True, msg=f"system documentation for {customer}: {exc}")
-            return result
-        except AnsibleError as exc:
-            result.update(failed=True, msg=f"system documentation for {customer}: {exc.message}")
-            return result
 
         folder = os.path.join(args["docs_dir"], customer)
         paths = {
@@ -184,7 +173,7 @@ class ActionModule(ActionBase):
             for ext in EXTENSIONS
             if not holds(paths[name][ext], documents[name][ext])
         ]
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
+        check_mode = self.check_mode
         if stale and not check_mode:
             try:
                 for path, text in stale:

@@ -7,38 +7,28 @@ host with nothing to do costs no module invocation here.
 
 from __future__ import annotations
 
-import datetime
 import json
 
-from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
     advice_paths,
     write_text,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
-from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
-from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import AuditError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import GateError
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import SlaConfigError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
+    DecisionAction,
+    decision_argument_spec,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import (
-    PlanError,
     advice_json,
     advice_markdown,
     plan_updates,
 )
 
-ARGUMENT_SPEC = {
-    "state": {"type": "dict", "required": True},
-    "sla": {"type": "dict", "required": True},
-    "approval": {"type": "dict"},
-    "approval_file": {"type": "path"},
-    "migration_project": {"type": "str"},
-    "last_periodic_update": {"type": "str"},
-    "advice_dir": {"type": "path", "required": True},
-    "now": {"type": "str"},
-}
+ARGUMENT_SPEC = decision_argument_spec(
+    state={"type": "dict", "required": True},
+    migration_project={"type": "str"},
+    last_periodic_update={"type": "str"},
+    advice_dir={"type": "path", "required": True},
+)
 
 _DECISION_RECORDED = {
     "apply": "approved",
@@ -71,62 +61,39 @@ def _item_result(item):
     return result
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(DecisionAction):
     _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    @masks_known_secrets
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = task_vars.get("inventory_hostname")
+    def act(self, args, result):
         sla = args["sla"]
-        try:
-            approval = args["approval"]
-            if args["approval_file"]:
-                approval = load_approval(args["approval_file"])
-            now = args["now"] or datetime.datetime.now(datetime.UTC).isoformat()
+        with self.planning("plan updates"):
             plan = plan_updates(
                 args["state"],
                 sla["targets"],
-                now,
-                approval=approval,
+                self.decision_time(args),
+                approval=self.approval(args),
                 control=sla.get("control"),
                 last_periodic_update=args["last_periodic_update"],
                 migration_project=args["migration_project"],
-                scope={"customer": sla["customer"], "host": host},
+                scope=self.scope(sla),
             )
-        except (PlanError, GateError, SlaConfigError, KeyError) as exc:
-            result.update(failed=True, msg=f"host {host}: cannot plan updates: {exc}")
-            return result
-
-        check_mode = bool(self._task.check_mode or self._play_context.check_mode)
-        try:
+        refusal = "the update decisions could not be recorded, so nothing is applied"
+        with self.failing_as(refusal):
             advice_files = advice_paths(
                 args["advice_dir"],
                 sla["customer"],
-                host,
+                self.host,
                 "updates",
                 bool(plan["advice"] or plan["new_packages"]),
             )
             # Recorded first: advice the trail does not know of is never handed out.
-            hashes = self._record(plan, task_vars, sla, check_mode, advice_files)
-            self._write_advice(plan, advice_files, sla, host)
-        except (AuditError, AnsibleError, OSError) as exc:
-            result.update(
-                failed=True,
-                msg=(
-                    f"host {host}: the update decisions could not be recorded, so nothing is "
-                    f"applied: {exc}"
-                ),
+            _writer, appended = self.record_before_acting(
+                sla, lambda writer: self._records(writer, plan, advice_files), refusal
             )
-            return result
+            self._write_advice(plan, advice_files, sla, self.host)
         plan["advice_files"] = advice_files
-        plan["audit_head"] = hashes[-1] if hashes else None
+        plan["audit_head"] = appended[-1].hash if appended else None
         # A compact fact for summaries and reports; the full plan is in the result.
         facts = {
             "sla_update_plan": {
@@ -145,17 +112,13 @@ class ActionModule(ActionBase):
             write_text(markdown, advice_markdown(plan, sla["customer"], host, sla["tier"]))
             write_text(document, advice_json(plan, sla["customer"], host, sla["tier"]))
 
-    def _record(self, plan, task_vars, sla, check_mode, advice_files):
-        writer = DecisionWriter(
-            task_vars, self._templar.template, customer=sla["customer"], tier=sla["tier"]
-        )
+    def _records(self, writer, plan, advice_files):
         approval = (plan["approval"] or {}).get("reference")
         records = [
-            writer.record(
+            self.record(
+                writer,
                 "updates",
                 _DECISION_RECORDED[item["decision"]],
-                self._task.action,
-                check_mode,
                 item=item["component"],
                 reason=item["reason"],
                 before=item["installed"] or None,
@@ -166,11 +129,10 @@ class ActionModule(ActionBase):
             for item in plan["decisions"]
         ]
         records += [
-            writer.record(
+            self.record(
+                writer,
                 "updates",
                 "refused" if package["kind"] == "upgrade" else "advised",
-                self._task.action,
-                check_mode,
                 item=package["package"],
                 reason=package["reason"],
                 after=package["candidate"],
@@ -179,15 +141,14 @@ class ActionModule(ActionBase):
             for package in plan["new_packages"]
         ]
         records.append(
-            writer.record(
+            self.record(
+                writer,
                 "updates",
                 "planned",
-                self._task.action,
-                check_mode,
                 item="change_set",
                 reason=f"{len(plan['apply'])} to apply, {len(plan['advice'])} advised or refused",
                 after=plan["change_set"],
                 result={"summary": plan["summary"], "advice_files": json.dumps(advice_files)},
             )
         )
-        return [appended.hash for appended in writer.append(records)]
+        return records

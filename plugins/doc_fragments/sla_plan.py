@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options and behaviour the update and CMS planners share beside twovalue.sla.sla_decision."""
+"""Options and behaviour the update and CMS planners share beside sla_decision and sla_advice."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ options:
   state:
     description: The host's C(sla_state) fact from M(twovalue.sla.host_probe).
     type: dict
-    required: true
-  advice_dir:
-    description: Controller directory for the advice documents, one folder per customer.
-    type: path
     required: true
 attributes:
   check_mode:

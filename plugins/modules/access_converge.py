@@ -25,6 +25,7 @@ author:
   - twovalue
 extends_documentation_fragment:
   - twovalue.sla.sla_decision
+  - twovalue.sla.sla_advice
 options:
   people:
     description:
@@ -52,10 +53,6 @@ options:
     type: list
     elements: str
     default: []
-  advice_dir:
-    description: Controller directory for the advice documents, one folder per customer.
-    type: path
-    required: true
   evidence_dir:
     description: Controller directory for the evidence files, one folder per customer.
     type: path

@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - twovalue.sla.sla_decision
   - twovalue.sla.sla_plan
+  - twovalue.sla.sla_advice
 options:
   catalogue_file:
     description: The release catalogue (format 1 JSON) with branch release and end-of-life dates.

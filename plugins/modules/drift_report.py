@@ -15,15 +15,13 @@ description:
   - Runs on the controller only.
 author:
   - twovalue
+extends_documentation_fragment:
+  - twovalue.sla.sla_advice
 options:
   hosts:
     description: Per host C(host), C(customer), C(tier), C(environment) and C(drift).
     type: list
     elements: dict
-    required: true
-  advice_dir:
-    description: Controller directory for the advice, one folder per customer.
-    type: path
     required: true
 attributes:
   check_mode:

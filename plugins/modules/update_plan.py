@@ -20,6 +20,7 @@ description:
 extends_documentation_fragment:
   - twovalue.sla.sla_decision
   - twovalue.sla.sla_plan
+  - twovalue.sla.sla_advice
 options:
   migration_project:
     description: Reference of an agreed migration project; only then is an upgrade applied, outside the SLA.

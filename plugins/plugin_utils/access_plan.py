@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import approval_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
+    Heading,
+    Paragraph,
+    Table,
+    markdown_document,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import may_change
 
 REVOCATION_REASON = (
     "revoking an agency-controlled access of a person who left or was taken out of the "
@@ -22,19 +28,10 @@ REVOCATION_REASON = (
 
 def grant_policy(targets, change_set, approval, now, scope):
     """(allowed, reason, approval reference) for adding accesses on this host."""
-    if targets["decision_mode"] == "active" and "access" in targets["activities"]:
-        return True, "the agency manages the accesses it controls (active tier)", None
-    if approval:
-        status = approval_status(approval, change_set, now, scope)
-        if status["valid"]:
-            return True, status["reason"], status["reference"]
-        return False, f"new accesses wait for approval: {status['reason']}", None
-    return (
-        False,
-        "new accesses are advised: the tier is advisory, so they wait for the customer's "
-        f"approval of change set {change_set}",
-        None,
+    answer = may_change(
+        "access_grant", targets, now, approval=approval, change_set=change_set, scope=scope
     )
+    return answer["allowed"], answer["reason"], answer["approval"]
 
 
 GRANT_CHANGES = ("created", "unlocked", "sudo rule added", "keys added")
@@ -45,62 +42,51 @@ def is_grant(change):
     return change["change"] in GRANT_CHANGES or bool(change.get("keys_added"))
 
 
-def _change_line(change):
-    person = change.get("person") or "-"
+def _change_row(change):
     keys = ", ".join(change.get("keys_removed", []) + change.get("keys_added", []))
-    return f"| {change['kind']} | {change['account']} | {change['change']} | {person} | {keys} |"
+    return (change["kind"], change["account"], change["change"], change.get("person") or "-", keys)
+
+
+def _review_row(item, *more):
+    return (item["access"], item["controlled_by"], ", ".join(item["holders"]) or "-", *more)
 
 
 def advice_markdown(plan, customer, host, tier, review_days):
-    lines = [f"# Access advice for {host} ({customer}, SLA {tier})", ""]
+    blocks = [Heading(1, f"Access advice for {host} ({customer}, SLA {tier})")]
     withheld = [c for c in plan["changes"] if not c["applied"]]
     if withheld:
-        lines += [
-            "## Accesses the agency did not change",
-            "",
-            plan["grant_reason"] + ".",
-            "",
-            "| kind | account | change | person | key fingerprints |",
-            "|---|---|---|---|---|",
-            *[_change_line(c) for c in withheld],
-            "",
-        ]
+        blocks += [
+            Heading(2, "Accesses the agency did not change"),
+            Paragraph(plan["grant_reason"] + "."),
+            _table(("kind", "account", "change", "person", "key fingerprints"),
+                   [_change_row(c) for c in withheld]),
+        ]  # fmt: skip
     urgent = [item for item in plan["review"] if item["urgent"]]
     if urgent:
-        lines += [
-            "## Remove now: accesses you control that former staff still hold",
-            "",
-            "| access | controlled by | held by | why |",
-            "|---|---|---|---|",
-            *[
-                f"| {i['access']} | {i['controlled_by']} | {', '.join(i['holders']) or '-'} | "
-                f"{'; '.join(i['concerns'])} |"
-                for i in urgent
-            ],
-            "",
-        ]
+        blocks += [
+            Heading(2, "Remove now: accesses you control that former staff still hold"),
+            _table(("access", "controlled by", "held by", "why"),
+                   [_review_row(i, "; ".join(i["concerns"])) for i in urgent]),
+        ]  # fmt: skip
     routine = [item for item in plan["review"] if not item["urgent"]]
     if routine and tier != "basic":
-        lines += [
-            f"## Review every {review_days} days: accesses you control",
-            "",
-            "The agency does not change these. Check that each is still needed.",
-            "",
-            "| access | controlled by | held by |",
-            "|---|---|---|",
-            *[
-                f"| {i['access']} | {i['controlled_by']} | {', '.join(i['holders']) or '-'} |"
-                for i in routine
-            ],
-            "",
+        blocks += [
+            Heading(2, f"Review every {review_days} days: accesses you control"),
+            Paragraph("The agency does not change these. Check that each is still needed."),
+            _table(("access", "controlled by", "held by"), [_review_row(i) for i in routine]),
         ]
     elif routine:
-        lines += [
-            f"{len(routine)} further accesses are controlled by you or your hoster; "
-            f"review them at least every {review_days} days.",
-            "",
-        ]
-    return "\n".join(lines)
+        blocks.append(
+            Paragraph(
+                f"{len(routine)} further accesses are controlled by you or your hoster; "
+                f"review them at least every {review_days} days."
+            )
+        )
+    return markdown_document(blocks)
+
+
+def _table(headers, rows):
+    return Table(headers, tuple(rows), "advice")
 
 
 def advice_json(plan, customer, host, tier):

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import hashlib
 import json
 import re
 from collections.abc import Mapping
+
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
 KINDS = ("os_account", "db_user", "cms_account")
 ORGANISATIONS = ("agency", "customer")
@@ -49,7 +51,7 @@ _SUDO_RULE = re.compile(r"^[^\n\r\\#]{1,512}$")
 _SITE = re.compile(r"^/[^\x00\n]*$")
 
 
-class RegisterError(ValueError):
+class RegisterError(SlaInputError):
     """The register cannot be used; the message names the entry and the field."""
 
 
@@ -62,16 +64,7 @@ def _text(value, where, pattern=None, expected="a non-empty string"):
 
 
 def _date(value, where):
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise RegisterError(f"{where} is {value!r}; expected a date such as 2026-10-31") from exc
+    return parse_date(value, where, RegisterError)
 
 
 def key_fingerprint(blob):

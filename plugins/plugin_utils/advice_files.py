@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
+from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
+    Table,
+    markdown_block,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import mask_document
 
 
@@ -22,6 +27,26 @@ def advice_paths(advice_dir, customer, host, activity, has_advice):
         if os.path.exists(stale):
             os.remove(stale)
     return []
+
+
+def advice_document(plan, customer, host, tier, activity, **fields):
+    """A planner's JSON advice: who and what it is for, when it was decided, then ``fields``."""
+    document = {
+        "customer": customer,
+        "host": host,
+        "tier": tier,
+        "activity": activity,
+        "change_set": plan["change_set"],
+        "decided_at": plan["now"],
+        "next_window": plan["next_window"],
+        **fields,
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def markdown_table(headers, rows):
+    """An advice table, escaped like every document: a ``|`` in a reason stays in its cell."""
+    return markdown_block(Table(tuple(headers), tuple(tuple(row) for row in rows), "advice"))
 
 
 def write_text(path, text):

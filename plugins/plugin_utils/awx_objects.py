@@ -32,10 +32,12 @@ import json
 import os
 from collections.abc import Mapping
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     WEEKDAYS,
     resolve_targets,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
 _RRULE_DAYS = {day: day[:2].upper() for day in WEEKDAYS}
 _WEEK_MINUTES = 7 * 24 * 60
@@ -63,7 +65,7 @@ CUSTOMER_VARS = ("sla_customer", "sla_tier", "sla_overrides", "sla_control")
 APPROVAL_PLAYBOOK = {"updates": "maintenance", "cms": "maintenance", "access": "access"}
 
 
-class AwxObjectsError(ValueError):
+class AwxObjectsError(SlaInputError):
     """Input that cannot become AWX objects; the message names it."""
 
 
@@ -315,7 +317,7 @@ def customer_objects(customer, hosts, settings, advice=(), start_date=None):
     if start_date is None:
         start_date = datetime.date(2026, 1, 1)
     elif isinstance(start_date, str):
-        start_date = datetime.date.fromisoformat(start_date)
+        start_date = parse_date(start_date, "start_date", AwxObjectsError)
 
     inventory = settings.get("inventory_name", "{customer}").format(customer=customer)
     organization = settings["organization"]

@@ -10,35 +10,39 @@ by this automation.
 
 from __future__ import annotations
 
-import datetime
-import json
-
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import decide, window_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
+    advice_document,
+    markdown_table,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
+    APPLY_DECISIONS,
+    aware_time,
+    decide,
+    may_change,
+    summarise,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     VersionError,
     branch_of,
     classify_change,
     compare_versions,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.update_plan import decision_header
 
-APPLY_DECISIONS = ("apply", "apply_with_approval")
 KINDS = ("mediawiki", "wordpress")
 # Kinds whose release switch this collection performs; others get advice only.
 SWITCHABLE = ("mediawiki", "wordpress")
 _CATALOGUE_FORMAT = 1
 
 
-class CmsPlanError(ValueError):
+class CmsPlanError(SlaInputError):
     """Input the CMS plan cannot be made from; the message says what to fix."""
 
 
 def _date(value, where):
-    if value is None:
-        return None
-    try:
-        return datetime.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise CmsPlanError(f"{where} is {value!r}; expected a date YYYY-MM-DD") from exc
+    return parse_date(value, where, CmsPlanError)
 
 
 def _branch_entry(scheme, raw, where):
@@ -322,8 +326,10 @@ def _schema_step(site, targets, control, now, updated_packages=()):
         return None
     if recorded == site["version"]:
         return None
-    if control.get("cms", "agency") != "agency" or "cms" not in targets["activities"]:
-        return {"run": False, "reason": "the CMS layer is not maintained by the agency"}
+    tier = may_change("schema_step", targets, now, control=control)
+    # Held back for someone other than the agency: the layer is not the agency's to change.
+    if not tier["allowed"] and tier["addressed_to"] != "agency":
+        return {"run": False, "reason": tier["reason"]}
     if recorded is not None:
         return {
             "run": True,
@@ -336,15 +342,7 @@ def _schema_step(site, targets, control, now, updated_packages=()):
             "reason": f"the mediawiki package was updated to {site['version']} in this run; "
             "its schema update follows",
         }
-    if targets["decision_mode"] == "advisory":
-        return {
-            "run": False,
-            "reason": "the schema state of this wiki was never recorded; run update.php once "
-            "with the customer's approval",
-        }
-    if not window_status(targets, now)["in_window"]:
-        return {"run": False, "reason": "schema state never recorded; waits for a window"}
-    return {"run": True, "reason": "schema state never recorded: update.php establishes it"}
+    return {"run": tier["allowed"], "reason": tier["reason"]}
 
 
 def plan_cms(
@@ -365,7 +363,7 @@ def plan_cms(
     installed in this run: a packaged wiki's schema step follows them.
     """
     sources = validate_sources(sources)
-    now_dt = datetime.datetime.fromisoformat(now) if isinstance(now, str) else now
+    now_dt = aware_time(now, "now")
     today = now_dt.date()
     control = control or {}
     items, notes, support, schema, by_component = [], [], [], [], {}
@@ -417,15 +415,9 @@ def plan_cms(
     advice += refused
     decisions = decision["items"] + refused
     return {
-        "change_set": decision["change_set"],
-        "decision_mode": decision["decision_mode"],
-        "migration_project": migration_project,
-        "now": decision["now"],
-        "in_window": decision["in_window"],
-        "next_window": decision["next_window"],
-        "approval": decision["approval"],
+        **decision_header(decision, migration_project),
         "decisions": decisions,
-        "summary": _summary(decisions),
+        "summary": summarise(decisions),
         "apply": apply,
         "advice": advice,
         "migrations": migrations,
@@ -477,13 +469,6 @@ def _refused_upgrade(item):
     }
 
 
-def _summary(decided):
-    summary = {"apply": 0, "advise": 0, "refuse": 0, "apply_with_approval": 0}
-    for entry in decided:
-        summary[entry["decision"]] += 1
-    return summary
-
-
 def _release_task(site, item):
     settings = site.get("settings") or {}
     return {
@@ -500,38 +485,31 @@ def _release_task(site, item):
 
 
 def advice_json(plan, customer, host, tier):
-    document = {
-        "customer": customer,
-        "host": host,
-        "tier": tier,
-        "activity": "cms",
-        "change_set": plan["change_set"],
-        "decided_at": plan["now"],
-        "next_window": plan["next_window"],
-        "catalogue": plan["catalogue"],
-        "support": plan["support"],
-        "items": plan["advice"],
-        "migrations": plan["migrations"],
-        "schema": [step for step in plan["schema"] if not step["run"]],
-        "notes": plan["notes"],
-    }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    fields = {key: plan[key] for key in ("catalogue", "support", "migrations", "notes")}
+    waiting = [step for step in plan["schema"] if not step["run"]]
+    return advice_document(
+        plan, customer, host, tier, "cms", items=plan["advice"], schema=waiting, **fields
+    )
 
 
-def _support_line(entry):
+def _support_row(entry):
     if not entry["known"]:
-        return f"| {entry['component']} | {entry['version']} | {entry['branch']} | not in the catalogue | | |"
-    lts = "yes" if entry["lts"] else "no"
+        return (
+            entry["component"],
+            entry["version"],
+            entry["branch"],
+            "not in the catalogue",
+            "",
+            "",
+        )
     if entry["eol"] is None:
         state = "supported (newest branch)"
     elif entry["supported"]:
         state = f"supported, {entry['days_left']} days left"
     else:
         state = f"END OF LIFE since {entry['eol']}: no security fixes"
-    return (
-        f"| {entry['component']} | {entry['version']} | {entry['branch']} | {state} | "
-        f"{entry['eol'] or '-'} | {lts} |"
-    )
+    return (entry["component"], entry["version"], entry["branch"], state, entry["eol"] or "-",
+            "yes" if entry["lts"] else "no")  # fmt: skip
 
 
 def advice_markdown(plan, customer, host, tier):
@@ -542,22 +520,31 @@ def advice_markdown(plan, customer, host, tier):
         f"Decided at {plan['now']}. Change set `{plan['change_set']}`. Release catalogue "
         f"as of {catalogue['as_of']} ({catalogue['origin']}).",
         "",
-        "| site | version | branch | support | end of life | LTS |",
-        "|---|---|---|---|---|---|",
-        *[_support_line(entry) for entry in plan["support"]],
+        markdown_table(
+            ("site", "version", "branch", "support", "end of life", "LTS"),
+            [_support_row(entry) for entry in plan["support"]],
+        ),
         "",
     ]
     if plan["advice"]:
         lines += [
             "## Decisions",
             "",
-            "| site | installed | candidate | kind | decision | why | for |",
-            "|---|---|---|---|---|---|---|",
-            *[
-                f"| {d['component']} | {d['installed']} | {d['candidate']} | {d['kind']} | "
-                f"{d['decision']} | {d['reason']} | {d['addressed_to']} |"
-                for d in plan["advice"]
-            ],
+            markdown_table(
+                ("site", "installed", "candidate", "kind", "decision", "why", "for"),
+                [
+                    (
+                        d["component"],
+                        d["installed"],
+                        d["candidate"],
+                        d["kind"],
+                        d["decision"],
+                        d["reason"],
+                        d["addressed_to"],
+                    )
+                    for d in plan["advice"]
+                ],
+            ),
             "",
         ]
     for migration in plan["migrations"]:

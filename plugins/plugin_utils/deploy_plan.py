@@ -17,12 +17,13 @@ import os
 import tarfile
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import approval_status
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import may_change
 
 STAGING, PRODUCTION = "staging", "production"
 
 
-class DeployPlanError(ValueError):
+class DeployPlanError(SlaInputError):
     pass
 
 
@@ -60,21 +61,17 @@ def decide_deploy(environment, targets, sha256, host, passes, override, approval
         raise DeployPlanError(
             f"sla_environment is {environment!r}; a deploy needs staging or production"
         )
-    reference = None
-    if "deploy" not in targets["activities"]:
-        if not approval:
-            return (
-                False,
-                "deploys are not part of this tier's activities: each needs the customer's "
-                f"approval of change set {deploy_change_set(host, sha256)}",
-                None,
-            )
-        status = approval_status(
-            approval, deploy_change_set(host, sha256), now, {"customer": customer, "host": host}
-        )
-        if not status["valid"]:
-            return False, status["reason"], None
-        reference = status["reference"]
+    tier = may_change(
+        "deploy",
+        targets,
+        now,
+        approval=approval,
+        change_set=deploy_change_set(host, sha256),
+        scope={"customer": customer, "host": host},
+    )
+    if not tier["allowed"]:
+        return False, tier["reason"], None
+    reference = tier["approval"]
     if environment == STAGING:
         return True, "staging takes any verified artifact", reference
     if passes:

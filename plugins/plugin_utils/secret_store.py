@@ -17,11 +17,12 @@ import os
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 from ansible_collections.twovalue.sla.plugins.module_utils.atomic_write import atomic_write
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaOperationError
 
 VAULT_ID = "twovalue_sla"
 
 
-class SecretStoreError(Exception):
+class SecretStoreError(SlaOperationError):
     pass
 
 

@@ -15,6 +15,8 @@ import json
 import zoneinfo
 from collections.abc import Mapping
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils import sla_time
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     LAYERS,
     WEEKDAYS,
@@ -27,6 +29,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
 )
 
 DECISIONS = ("apply", "advise", "refuse", "apply_with_approval")
+APPLY_DECISIONS = ("apply", "apply_with_approval")
 HASHED_FIELDS = ("component", "installed", "candidate", "scheme", "security", "source")
 # Hashed only for a package an update newly installs, so the hash of a set
 # without one stays what it was before such packages were planned.
@@ -40,27 +43,13 @@ _CMS_SCHEMES = ("mediawiki", "wordpress")
 _WINDOW_SEARCH_DAYS = 370
 
 
-class GateError(ValueError):
+class GateError(SlaInputError):
     """Input the gate cannot decide on: a malformed item, approval or time."""
 
 
 def aware_time(value, name):
     """Return ``value`` as a timezone-aware datetime; accept ISO 8601 strings."""
-    if isinstance(value, str):
-        try:
-            value = datetime.datetime.fromisoformat(value)
-        except ValueError as e:
-            raise GateError(
-                f"{name} is {value!r}; expected an ISO 8601 time such as 2025-03-04T10:00:00+01:00"
-            ) from e
-    if not isinstance(value, datetime.datetime):
-        raise GateError(f"{name} is {value!r}; expected a timezone-aware datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise GateError(
-            f"{name} is {value.isoformat()} without a timezone; expected a timezone-aware time "
-            "such as 2025-03-04T10:00:00+01:00"
-        )
-    return value
+    return sla_time.aware_time(value, name, GateError)
 
 
 def _iso(moment):
@@ -247,17 +236,197 @@ def approval_status(approval, change_set, now, scope=None):
     return status
 
 
-def _decision(decision, reason, addressed_to, **extra):
-    result = {
+# The tier rule for every kind of change the agency makes. A row says which
+# layer the change happens on (an update: its item's), which activity of the
+# SLA covers it, whether the layer's controller decides first, and what the
+# agency may do: "agency" by itself, "approval" with the customer's approval
+# of the change set, "window" by itself inside a maintenance window, "timed"
+# inside a window or before a security deadline, "advise" never by itself.
+TIER_RULES = {
+    #                layer,    activity,  control, without activity, advisory,   active
+    "update":       (None,     None,      True,    "advise",         "approval", "timed"),
+    "access_grant": ("access", "access",  False,   "approval",       "approval", "agency"),
+    "rotation":     ("access", "access",  False,   "approval",       "approval", "window"),
+    "deploy":       ("cms",    "deploy",  False,   "approval",       "agency",   "agency"),
+    "schema_step":  ("cms",    "cms",     True,    "advise",         "advise",   "window"),
+}  # fmt: skip
+
+# What each kind of change says to whoever the rule addresses.
+_SAYS = {
+    "access_grant": {
+        "agency": "the agency manages the accesses it controls (active tier)",
+        "no_approval": "new accesses are advised: the tier is advisory, so they wait for the "
+        "customer's approval of change set {change_set}",
+        "invalid_approval": "new accesses wait for approval: {approval_reason}",
+    },
+    "rotation": {
+        "window": "inside a maintenance window (the site's configuration changes)",
+        "no_window": "outside the maintenance windows; next window {next_window}",
+        "no_approval": "the tier is advisory: waits for approval of change set {change_set}",
+    },
+    "deploy": {
+        # The promotion rules give the reason of a deploy the tier allows.
+        "agency": "",
+        "no_approval": "deploys are not part of this tier's activities: each needs the "
+        "customer's approval of change set {change_set}",
+    },
+    "schema_step": {
+        "control": "the CMS layer is not maintained by the agency",
+        "activity": "the CMS layer is not maintained by the agency",
+        "advise": "the schema state of this wiki was never recorded; run update.php once "
+        "with the customer's approval",
+        "window": "schema state never recorded: update.php establishes it",
+        "no_window": "schema state never recorded; waits for a window",
+    },
+    "update": {
+        "control": "the {layer} layer is controlled by the {controller}: advise the "
+        "{controller} to {controller_action} {component} ({change})",
+        "activity": "{activity} is not an activity of this SLA: advise the customer about {arrow}",
+        "no_approval": "{change}; this SLA is advisory: the customer decides, and a support "
+        "request approving change set {short_change_set}.. lets it be applied",
+        "approved": "{change}; {approval_reason}",
+        "agency": "{change}",
+        "periodic": "{change}; the next periodic update is due {periodic_due} "
+        "(every {interval} days)",
+        "blackout": "today is a blackout date agreed with the customer; nothing is applied",
+    },
+}
+
+
+def _answer(decision, reason, addressed_to, approval=None, outside_sla=False, project=None):
+    return {
+        "allowed": decision in APPLY_DECISIONS,
         "decision": decision,
         "reason": reason,
         "addressed_to": addressed_to,
-        "outside_sla": False,
-        "migration_project": None,
-        "approval": None,
+        "outside_sla": outside_sla,
+        "migration_project": project,
+        "approval": approval,
     }
-    result.update(extra)
-    return result
+
+
+def may_change(
+    kind,
+    targets,
+    now,
+    *,
+    layer=None,
+    control=None,
+    approval=None,
+    change_set=None,
+    scope=None,
+    timing=None,
+    facts=None,
+):
+    """May the agency make a change of ``kind`` on ``layer`` now; if not, what advice, to whom.
+
+    ``kind`` is a row of TIER_RULES; ``targets`` come from ``resolve_targets``
+    and ``control`` from ``resolve_control`` (or as configured). ``approval``
+    is the customer's approval as given: it is checked against
+    ``change_set`` and ``scope`` only where the rule asks for one.
+    ``timing`` is ``window_status`` at ``now``, computed when left out.
+    ``facts`` fill an update's reasons: change (its classification),
+    component, arrow, upgrade, security, deadline, last_periodic_update and
+    migration_project.
+
+    Returns ``{allowed, decision, reason, addressed_to, approval,
+    outside_sla, migration_project}``: decision is one of DECISIONS, approval
+    the reference of the approval that was weighed.
+    """
+    kind_layer, activity, by_control, without_activity, advisory, active = TIER_RULES[kind]
+    layer = layer or kind_layer
+    activity = activity or _LAYER_ACTIVITY[layer]
+    facts = dict(facts or {}, layer=layer, activity=activity, change_set=change_set)
+    says = _SAYS[kind]
+    controller = resolve_control(control)[layer]
+    if by_control and controller != "agency":
+        action = "plan a migration project for" if facts.get("upgrade") else "apply"
+        reason = says["control"].format(**facts, controller=controller, controller_action=action)
+        return _answer("advise", reason, controller)
+    if activity not in targets["activities"] and without_activity == "advise":
+        return _answer("advise", says["activity"].format(**facts), "customer")
+    timing = timing or window_status(targets, now)
+    if facts.get("upgrade"):
+        return _migration(facts, timing)
+    if activity not in targets["activities"]:
+        rule = without_activity
+    else:
+        rule = advisory if targets["decision_mode"] == "advisory" else active
+    if rule == "advise":
+        return _answer("advise", says["advise"], "agency")
+    if rule == "agency":
+        return _answer("apply", says["agency"], "agency")
+    if rule == "window":
+        if timing["in_window"]:
+            return _answer("apply", says["window"], "agency")
+        return _answer(
+            "advise", says["no_window"].format(next_window=timing["next_window"]), "agency"
+        )
+    if rule == "approval":
+        return _approved(kind, facts, targets, now, timing, approval, scope)
+    return _by_the_clock(facts, targets, now, timing)
+
+
+def _migration(facts, timing):
+    """A new branch is outside the SLA: only as a named migration project, and not on a blackout."""
+    project = facts.get("migration_project")
+    if project and timing["blackout"]:
+        return _answer(
+            "advise",
+            f"{facts['change']}; migration project {project} waits: today is a blackout date",
+            "agency",
+            outside_sla=True,
+            project=project,
+        )
+    if project:
+        return _answer(
+            "apply",
+            f"{facts['change']}; applied as migration project {project}",
+            "agency",
+            outside_sla=True,
+            project=project,
+        )
+    return _answer(
+        "refuse",
+        f"{facts['change']}; advise the customer, and run it only as a named "
+        "migration project (migration_project)",
+        "customer",
+    )
+
+
+def _approved(kind, facts, targets, now, timing, approval, scope):
+    """The customer's approval of the change set decides: none, one for other changes, or valid."""
+    says = _SAYS[kind]
+    if not approval:
+        reason = says["no_approval"].format(**facts, short_change_set=_short(facts["change_set"]))
+        return _answer("advise", reason, "customer")
+    status = approval_status(approval, facts["change_set"], now, scope)
+    if not status["valid"]:
+        reason = says.get("invalid_approval", "{approval_reason}")
+        # An update's record names the approval it did not accept.
+        reference = status["reference"] if kind == "update" else None
+        return _answer(
+            "advise", reason.format(approval_reason=status["reason"]), "customer", reference
+        )
+    if kind != "update":
+        return _answer("apply_with_approval", status["reason"], "agency", status["reference"])
+    reason = says["approved"].format(**facts, approval_reason=status["reason"])
+    return _timed(facts, targets, timing, "apply_with_approval", reason, status["reference"])
+
+
+def _by_the_clock(facts, targets, now, timing):
+    """An active SLA's update: the periodic rhythm, then the window or the security deadline."""
+    says = _SAYS["update"]
+    if not facts["security"]:
+        due = _periodic_due(targets, now, facts.get("last_periodic_update"))
+        if due is not None:
+            reason = says["periodic"].format(
+                **facts,
+                periodic_due=due.isoformat(),
+                interval=targets["periodic_update_interval_days"],
+            )
+            return _answer("advise", reason, "agency")
+    return _timed(facts, targets, timing, "apply", says["agency"].format(**facts))
 
 
 def _outside_window_reason(timing):
@@ -273,37 +442,32 @@ def _security_deadline(item, targets, now):
     return counted_from + datetime.timedelta(hours=targets["security_update_deadline_hours"])
 
 
-def _timed(item, targets, timing, applied, **extra):
+def _timed(facts, targets, timing, decision, reason, approval=None):
     """Decide by the clock: blackout, window, or a security override of the window."""
-    deadline = item["deadline"]
+    deadline = facts["deadline"]
     if timing["blackout"]:
-        return _decision(
-            "advise",
-            "today is a blackout date agreed with the customer; nothing is applied",
-            "agency",
-            **extra,
-        )
+        return _answer("advise", _SAYS["update"]["blackout"], "agency", approval)
     if timing["in_window"]:
-        return _decision(applied[0], applied[1], "agency", **extra)
-    reason = _outside_window_reason(timing)
+        return _answer(decision, reason, "agency", approval)
+    held = _outside_window_reason(timing)
     if deadline is None:
-        return _decision("advise", reason, "agency", **extra)
+        return _answer("advise", held, "agency", approval)
     next_window = timing["next_window"]
     deadline_first = next_window is None or deadline <= next_window
     if deadline_first and targets["security_overrides_window"]:
-        return _decision(
-            applied[0],
+        return _answer(
+            decision,
             f"security update due by {deadline.isoformat()}, before the next window: "
-            f"applied outside the window as this SLA allows; {applied[1]}",
+            f"applied outside the window as this SLA allows; {reason}",
             "agency",
-            **extra,
+            approval,
         )
     if deadline_first:
-        reason += (
+        held += (
             f"; the security deadline {deadline.isoformat()} comes first and this SLA "
             "does not allow applying outside a window: agree an emergency window with the customer"
         )
-    return _decision("advise", reason, "agency", **extra)
+    return _answer("advise", held, "agency", approval)
 
 
 def _periodic_due(targets, now, last_periodic_update):
@@ -314,88 +478,29 @@ def _periodic_due(targets, now, last_periodic_update):
 
 
 def _decide_item(item, change, context):
-    targets, control = context["targets"], context["control"]
-    arrow = f"{item['component']} {item['installed']} -> {item['candidate']}"
     if change.kind in ("same", "downgrade"):
-        return _decision("refuse", f"{change.reason}: nothing to apply", "agency")
-    controller = control[item["layer"]]
-    if controller != "agency":
-        action = "plan a migration project for" if change.kind == "upgrade" else "apply"
-        return _decision(
-            "advise",
-            f"the {item['layer']} layer is controlled by the {controller}: "
-            f"advise the {controller} to {action} {item['component']} ({change.reason})",
-            controller,
-        )
-    activity = _LAYER_ACTIVITY[item["layer"]]
-    if activity not in targets["activities"]:
-        return _decision(
-            "advise",
-            f"{activity} is not an activity of this SLA: advise the customer about {arrow}",
-            "customer",
-        )
-    if change.kind == "upgrade":
-        project = context["migration_project"]
-        if project and context["timing"]["blackout"]:
-            # A blackout date is a freeze: migration projects wait too.
-            return _decision(
-                "advise",
-                f"{change.reason}; migration project {project} waits: today is a blackout date",
-                "agency",
-                outside_sla=True,
-                migration_project=project,
-            )
-        if project:
-            return _decision(
-                "apply",
-                f"{change.reason}; applied as migration project {project}",
-                "agency",
-                outside_sla=True,
-                migration_project=project,
-            )
-        return _decision(
-            "refuse",
-            f"{change.reason}; advise the customer, and run it only as a named "
-            "migration project (migration_project)",
-            "customer",
-        )
-    if targets["decision_mode"] == "advisory":
-        return _decide_advisory(item, change, context)
-    return _decide_active(item, change, context)
-
-
-def _decide_advisory(item, change, context):
-    approval = context["approval"]
-    if approval is None:
-        return _decision(
-            "advise",
-            f"{change.reason}; this SLA is advisory: the customer decides, and a support request "
-            f"approving change set {_short(context['change_set'])}.. lets it be applied",
-            "customer",
-        )
-    if not approval["valid"]:
-        return _decision("advise", approval["reason"], "customer", approval=approval["reference"])
-    return _timed(
-        item,
+        return _answer("refuse", f"{change.reason}: nothing to apply", "agency")
+    return may_change(
+        "update",
         context["targets"],
-        context["timing"],
-        ("apply_with_approval", f"{change.reason}; {approval['reason']}"),
-        approval=approval["reference"],
+        context["now"],
+        layer=item["layer"],
+        control=context["control"],
+        approval=context["approval_given"],
+        change_set=context["change_set"],
+        scope=context["scope"],
+        timing=context["timing"],
+        facts={
+            "change": change.reason,
+            "component": item["component"],
+            "arrow": f"{item['component']} {item['installed']} -> {item['candidate']}",
+            "upgrade": change.kind == "upgrade",
+            "security": item["security"],
+            "deadline": item["deadline"],
+            "last_periodic_update": context["last_periodic_update"],
+            "migration_project": context["migration_project"],
+        },
     )
-
-
-def _decide_active(item, change, context):
-    targets, now = context["targets"], context["now"]
-    if not item["security"]:
-        due = _periodic_due(targets, now, context["last_periodic_update"])
-        if due is not None:
-            return _decision(
-                "advise",
-                f"{change.reason}; the next periodic update is due {due.isoformat()} "
-                f"(every {targets['periodic_update_interval_days']} days)",
-                "agency",
-            )
-    return _timed(item, targets, context["timing"], ("apply", change.reason))
 
 
 _DECISION_FIELDS = ("decision", "outside_sla", "migration_project", "approval", "addressed_to")
@@ -425,6 +530,14 @@ def _decide_new_install(index, item, decided):
         ),
     )
     return entry
+
+
+def summarise(decided):
+    """How many decisions of each kind."""
+    summary = dict.fromkeys(DECISIONS, 0)
+    for entry in decided:
+        summary[entry["decision"]] += 1
+    return summary
 
 
 def decide(
@@ -473,6 +586,8 @@ def decide(
         "change_set": change_set,
         # `sla_approval | default({})` in a playbook means "no approval".
         "approval": approval_status(approval, change_set, now, scope) if approval else None,
+        "approval_given": approval,
+        "scope": scope,
         "last_periodic_update": last_periodic_update,
         "migration_project": migration_project,
     }
@@ -498,12 +613,11 @@ def decide(
         entry["deadline"] = _iso(item["deadline"])
         entry["installed_branch"] = change.installed_branch
         entry["candidate_branch"] = change.candidate_branch
-        entry.update(_decide_item(item, change, context))
+        answer = _decide_item(item, change, context)
+        entry.update({field: answer[field] for field in ("reason", *_DECISION_FIELDS)})
         decided.append(entry)
     decided += [_decide_new_install(index, item, decided) for index, item in new_installs]
-    summary = dict.fromkeys(DECISIONS, 0)
-    for entry in decided:
-        summary[entry["decision"]] += 1
+    summary = summarise(decided)
     return {
         "change_set": change_set,
         "decision_mode": targets["decision_mode"],

@@ -9,11 +9,15 @@ merges a customer's overrides over the tier defaults and validates the result;
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import re
 import zoneinfo
 from collections.abc import Mapping
+
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 
 TIERS = ("basic", "medium", "pro")
 DECISION_MODES = ("advisory", "active")
@@ -93,7 +97,7 @@ _POSITIVE_INT_KEYS = {
 _TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class SlaConfigError(ValueError):
+class SlaConfigError(SlaInputError):
     """A tier, override or control setting that cannot be used.
 
     ``key`` locates the setting (``maintenance_windows[0].start``) and
@@ -180,13 +184,10 @@ def _window(key, value):
 
 def _iso_date(key, value):
     # YAML turns an unquoted 2025-12-24 into a date; accept both spellings.
-    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            pass
+    # A date and time is not a date: a blackout is a whole day.
+    if value not in (None, "") and not isinstance(value, datetime.datetime):
+        with contextlib.suppress(SlaInputError):
+            return parse_date(value, key)
     raise SlaConfigError(key, f"is {_shown(value)}; expected a date as YYYY-MM-DD")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from debian.debian_support import Version as DebianVersion
 
 SCHEMES = (
@@ -42,7 +43,7 @@ _DEBIAN_POCKETS = (
 )
 
 
-class VersionError(ValueError):
+class VersionError(SlaInputError):
     """A version string that does not belong to its scheme, or cannot be ordered."""
 
 

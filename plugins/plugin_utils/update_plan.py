@@ -8,10 +8,15 @@ advice document. Nothing here touches a host or a file.
 
 from __future__ import annotations
 
-import json
 import re
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import (
+    advice_document,
+    markdown_table,
+)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
+    APPLY_DECISIONS,
     decide,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
@@ -20,7 +25,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     package_branch_switch,
 )
 
-APPLY_DECISIONS = ("apply", "apply_with_approval")
 _PHP_PACKAGE = re.compile(r"^php(?P<branch>\d+\.\d+)(?P<suffix>-.*)?$")
 _NEW_PACKAGE_REASON = (
     "a pending update would newly install this package, and no planned update of an installed "
@@ -29,7 +33,7 @@ _NEW_PACKAGE_REASON = (
 )
 
 
-class PlanError(ValueError):
+class PlanError(SlaInputError):
     """The probed state cannot be planned on; the message says what is missing."""
 
 
@@ -172,6 +176,17 @@ def _new_package(package, php_branches):
     return entry
 
 
+def decision_header(decision, migration_project):
+    """What a plan says about how it was decided: the change set, the mode, the clock, the approval."""
+    header = {key: decision[key] for key in ("change_set", "decision_mode", "now", "in_window")}
+    header.update(
+        migration_project=migration_project,
+        next_window=decision["next_window"],
+        approval=decision["approval"],
+    )
+    return header
+
+
 def plan_updates(
     state,
     targets,
@@ -205,13 +220,7 @@ def plan_updates(
     ]
     advice = [d for d in decision["items"] if d["decision"] not in APPLY_DECISIONS]
     return {
-        "change_set": decision["change_set"],
-        "decision_mode": decision["decision_mode"],
-        "migration_project": migration_project,
-        "now": decision["now"],
-        "in_window": decision["in_window"],
-        "next_window": decision["next_window"],
-        "approval": decision["approval"],
+        **decision_header(decision, migration_project),
         "summary": decision["summary"],
         "decisions": decision["items"],
         "apply": sorted(apply, key=lambda p: p["name"]),
@@ -239,19 +248,9 @@ def _apply_entry(decision):
 
 
 def advice_json(plan, customer, host, tier):
-    document = {
-        "customer": customer,
-        "host": host,
-        "tier": tier,
-        "activity": "updates",
-        "change_set": plan["change_set"],
-        "decided_at": plan["now"],
-        "next_window": plan["next_window"],
-        "approval": plan["approval"],
-        "items": sorted(plan["advice"], key=lambda d: d["component"]),
-        "new_packages": plan["new_packages"],
-    }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    items = sorted(plan["advice"], key=lambda d: d["component"])
+    fields = {"approval": plan["approval"], "items": items, "new_packages": plan["new_packages"]}
+    return advice_document(plan, customer, host, tier, "updates", **fields)
 
 
 def advice_markdown(plan, customer, host, tier):
@@ -263,17 +262,14 @@ def advice_markdown(plan, customer, host, tier):
     ]
     advice = sorted(plan["advice"], key=lambda d: d["component"])
     if advice:
-        lines += [
-            "| package | installed | candidate | security | decision | why | for |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for item in advice:
-            lines.append(
-                f"| {item['component']} | {item['installed'] or 'new'} | {item['candidate']} | "
-                f"{'yes' if item['security'] else 'no'} | {item['decision']} | "
-                f"{item['reason']} | {item['addressed_to']} |"
-            )
-        lines.append("")
+        headers = ("package", "installed", "candidate", "security", "decision", "why", "for")
+        rows = [
+            (item["component"], item["installed"] or "new", item["candidate"],
+             "yes" if item["security"] else "no", item["decision"], item["reason"],
+             item["addressed_to"])
+            for item in advice
+        ]  # fmt: skip
+        lines += [markdown_table(headers, rows), ""]
     for package in plan["new_packages"]:
         lines.append(
             f"- new package `{package['package']}` {package['candidate']}: {package['reason']}"

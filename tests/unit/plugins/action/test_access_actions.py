@@ -137,7 +137,8 @@ def test_basic_withholds_grants_until_the_change_set_is_approved(tmp_path, audit
     assert [r["decision"] for r in records] == ["planned", "advised", "applied"]
     planned = records[0]
     advice = pathlib.Path(result["advice_files"][0]).read_text(encoding="utf-8")
-    assert planned["after"] in advice and "| os_account | alice | created |" in advice
+    # Table cells are escaped like every document: os\_account reads as os_account.
+    assert planned["after"] in advice and "| os\\_account | alice | created |" in advice
 
     approval = {
         "reference": "SR-1",
@@ -282,3 +283,25 @@ def test_only_names_a_credential_the_register_does_not_rotate(tmp_path, audit_di
     result, secrets = _rotate(tmp_path, only=["db_user/root@localhost"])
     assert result["failed"] and "only names db_user/root@localhost" in result["msg"]
     assert secrets == []
+
+
+def test_a_rotation_time_without_a_timezone_is_refused_before_anything_happens(tmp_path, audit_dir):
+    # Read as a naive time, it met the aware time of the last rotation and raised a TypeError.
+    first, _secrets = _rotate(tmp_path)
+    assert first["rotated"]
+    recorded = len(_records(audit_dir))
+    result, secrets = _rotate(tmp_path, now="2026-03-04T07:30:00")
+    assert result["failed"] and secrets == []
+    assert (
+        "cannot plan the rotation: now is 2026-03-04T07:30:00 without a timezone" in result["msg"]
+    )
+    assert len(_records(audit_dir)) == recorded
+
+
+def test_a_defect_in_the_rotation_plan_surfaces_as_itself(tmp_path, audit_dir, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise KeyError("targets")
+
+    monkeypatch.setattr(credential_rotate, "host_access", broken)
+    with pytest.raises(KeyError, match="targets"):
+        _rotate(tmp_path)

@@ -279,3 +279,22 @@ def test_an_approval_for_another_customer_or_host_does_not_apply(
     )
     assert result["plan"]["apply"] == []
     assert reason in result["plan"]["approval"]["reason"]
+
+
+def test_a_defect_is_not_reported_as_bad_input(tmp_path, audit_dir, monkeypatch):
+    # A KeyError in the planner is the collection's bug: it keeps its traceback.
+    from ansible_collections.twovalue.sla.plugins.action import update_plan as action_module
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("decision_mode")
+
+    monkeypatch.setattr(action_module, "plan_updates", broken)
+    with pytest.raises(KeyError, match="decision_mode"):
+        _run(tmp_path, _state())
+    assert not (audit_dir / "acme.jsonl").exists()
+
+
+def test_input_the_user_can_fix_is_a_failed_result(tmp_path, audit_dir):
+    result = _run(tmp_path, _state(), now="tomorrow")
+    assert result["failed"]
+    assert result["msg"].startswith("host web1: cannot plan updates: now is 'tomorrow'")
