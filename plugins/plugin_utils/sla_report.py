@@ -32,6 +32,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     encode_record,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import validate_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import utc_time
 
 CHANGE_SET = "change_set"
 # The item of the record each access run plans under (twovalue.sla.access_converge).
@@ -70,28 +71,13 @@ class ReportError(Exception):
 # --------------------------------------------------------------------------- time
 
 
-def _instant(value, name):
-    """A timezone-aware datetime in UTC from a datetime or an ISO 8601 string."""
-    if isinstance(value, str):
-        try:
-            value = datetime.datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"{name} is {value!r}; expected an ISO 8601 time") from exc
-    if not isinstance(value, datetime.datetime):
-        raise ValueError(f"{name} is {value!r}; expected an ISO 8601 time or a datetime")
-    if value.utcoffset() is None:
-        # A period boundary without an offset would shift by hours with the reader's zone.
-        raise ValueError(f"{name} is {value.isoformat()} without a UTC offset; add Z or +HH:MM")
-    return value.astimezone(datetime.UTC)
-
-
 def _iso(moment):
     return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _record_time(record, where):
     try:
-        return _instant(record.get("time"), "time")
+        return utc_time(record.get("time"), "time")
     except ValueError as exc:
         raise ReportError(f"{where}: {exc}") from exc
 
@@ -161,7 +147,7 @@ def load_period(path, start, end, key=None):
     match the head that is returned; each record read is checked against its
     hash again, so an edit after the verification is refused too.
     """
-    start_at, end_at = _instant(start, "start"), _instant(end, "end")
+    start_at, end_at = utc_time(start, "start"), utc_time(end, "end")
     if end_at <= start_at:
         raise ValueError(f"end {_iso(end_at)} is not after start {_iso(start_at)}")
     trail = as_trail(path)
@@ -451,7 +437,7 @@ class _Ledger:
                 applied_version=version,
                 hours=(
                     _record_time(record, _where(record))
-                    - _instant(entry["first_seen"], "first_seen")
+                    - utc_time(entry["first_seen"], "first_seen")
                 )
                 / _HOUR,
             )
@@ -465,7 +451,7 @@ class _Ledger:
 def _replay(records, opening, period_end=None):
     """The ledger after ``opening`` and the decision records in ``[opening.at, period_end)``."""
     ledger = _Ledger.from_state(opening)
-    start = _instant(opening["at"], "opening.at") if opening else None
+    start = utc_time(opening["at"], "opening.at") if opening else None
     used = []
     for record in records:
         if not _counts_as_decision(record):
@@ -513,7 +499,7 @@ def _security_kpis(ledger, deadline, start, end):
     applied = [
         entry
         for entry in ledger.security
-        if entry["status"] == "applied" and start <= _instant(entry["applied"], "applied") < end
+        if entry["status"] == "applied" and start <= utc_time(entry["applied"], "applied") < end
     ]
     late = [entry for entry in applied if entry["hours"] > deadline]
     worst = max(applied, key=lambda entry: entry["hours"], default=None)
@@ -532,7 +518,7 @@ def _security_kpis(ledger, deadline, start, end):
     for entry in ledger.security:
         if entry["status"] != "pending":
             continue
-        age = (end - _instant(entry["first_seen"], "first_seen")) / _HOUR
+        age = (end - utc_time(entry["first_seen"], "first_seen")) / _HOUR
         pending.append((age, entry))
     overdue = [(age, entry) for age, entry in pending if age > deadline]
     past_deadline = {
@@ -556,7 +542,7 @@ def _security_kpis(ledger, deadline, start, end):
         _brief(entry, resolved=entry["resolved"])
         for entry in ledger.security
         if entry["status"] == "resolved_elsewhere"
-        and start <= _instant(entry["resolved"], "resolved") < end
+        and start <= utc_time(entry["resolved"], "resolved") < end
     ]
     return in_time, past_deadline, elsewhere
 
@@ -565,7 +551,7 @@ _POINT_LABELS = {"applied": "periodic update applied", "nothing due": "plan foun
 
 
 def _periodic_host(anchors, interval, start, end):
-    timed = [(_instant(anchor["time"], "anchor time"), anchor) for anchor in anchors]
+    timed = [(utc_time(anchor["time"], "anchor time"), anchor) for anchor in anchors]
     before = [(when, anchor) for when, anchor in timed if when < start]
     inside = [(when, anchor) for when, anchor in timed if start <= when < end]
     if before:
@@ -615,7 +601,7 @@ def _gap_figures(places, target, unit, start, end, what, event):
     """
     entries = {}
     for place, times in places:
-        timed = sorted(_instant(t, f"{what} time") for t in times)
+        timed = sorted(utc_time(t, f"{what} time") for t in times)
         gap = _longest_gap(timed, start, end)
         entries[place] = {
             "target": target,
@@ -751,10 +737,10 @@ def kpis(records, targets, period_end, opening=None):
     left out.
     """
     targets = validate_targets(targets)
-    end = _instant(period_end, "period_end")
+    end = utc_time(period_end, "period_end")
     ledger, used = _replay(records, opening, end)
     if opening:
-        start = _instant(opening["at"], "opening.at")
+        start = utc_time(opening["at"], "opening.at")
     else:
         start = min((when for when, _record in used), default=end)
     deadline = targets["security_update_deadline_hours"]

@@ -21,10 +21,10 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     security_latencies,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import validate_targets
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date, utc_time
 
 REPORT_FORMAT = 1
 
-_UTC = datetime.UTC
 _MICROSECOND = datetime.timedelta(microseconds=1)
 
 
@@ -45,7 +45,8 @@ def period_bounds(first_day, last_day, timezone):
     Days are the customer's, read in the SLA's timezone, so a quarter in
     Amsterdam starts at 23:00 or 22:00 UTC the evening before.
     """
-    first_day, last_day = _date(first_day, "period_start"), _date(last_day, "period_end")
+    first_day = parse_date(first_day, "period_start")
+    last_day = parse_date(last_day, "period_end")
     if last_day < first_day:
         raise ValueError(f"period_end {last_day} is before period_start {first_day}")
     zone = zoneinfo.ZoneInfo(timezone)
@@ -56,7 +57,8 @@ def period_bounds(first_day, last_day, timezone):
 
 def period_label(first_day, last_day):
     """``2026-Q1`` for a calendar quarter, ``2026-03`` for a month, else both days."""
-    first_day, last_day = _date(first_day, "period_start"), _date(last_day, "period_end")
+    first_day = parse_date(first_day, "period_start")
+    last_day = parse_date(last_day, "period_end")
     if first_day.day == 1 and (last_day + datetime.timedelta(days=1)).day == 1:
         months = (last_day.year - first_day.year) * 12 + last_day.month - first_day.month + 1
         if months == 1:
@@ -66,21 +68,6 @@ def period_label(first_day, last_day):
     return f"{first_day.isoformat()}_{last_day.isoformat()}"
 
 
-def _date(value, name):
-    if isinstance(value, datetime.datetime):
-        raise ValueError(f"{name} is a time; expected a date (YYYY-MM-DD)")
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ValueError(f"{name} is {value!r}; expected a date as YYYY-MM-DD") from exc
-
-
-def _instant(text):
-    return datetime.datetime.fromisoformat(text).astimezone(_UTC)
-
-
 # --------------------------------------------------------------------------- data
 
 
@@ -88,7 +75,7 @@ def build_report(period, targets, customer, tier):
     """The report's data from ``load_period``'s result, language-free and JSON-ready."""
     targets = validate_targets(targets)
     zone = zoneinfo.ZoneInfo(targets["timezone"])
-    start, end = _instant(period["start"]), _instant(period["end"])
+    start, end = utc_time(period["start"], "start"), utc_time(period["end"], "end")
     first_day = start.astimezone(zone).date()
     last_day = (end - _MICROSECOND).astimezone(zone).date()
     records = period["records"]
@@ -152,7 +139,7 @@ def _latest_offers(records):
 
 def _seconds(later, earlier):
     # Whole microseconds: a latency is shown exactly as the two records' times differ.
-    return ((_instant(later) - _instant(earlier)) // _MICROSECOND) / 1_000_000
+    return ((utc_time(later, "later") - utc_time(earlier, "earlier")) // _MICROSECOND) / 1_000_000
 
 
 def _security_updates(latencies, offers, deadline, start, end):
@@ -160,13 +147,13 @@ def _security_updates(latencies, offers, deadline, start, end):
     for entry in latencies:
         status = entry["status"]
         if status == "applied":
-            if not start <= _instant(entry["applied"]) < end:
+            if not start <= utc_time(entry["applied"], "applied") < end:
                 continue
             seconds = _seconds(entry["applied"], entry["first_seen"])
         elif status == "pending":
             seconds = _seconds(end.isoformat(), entry["first_seen"])
         else:
-            if not start <= _instant(entry["resolved"]) < end:
+            if not start <= utc_time(entry["resolved"], "resolved") < end:
                 continue
             seconds = None
         offer = offers.get((entry["host"], entry["activity"], entry["package"], entry["version"]))

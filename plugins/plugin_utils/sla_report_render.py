@@ -13,7 +13,6 @@ so a customer can compare two copies with ``cmp``.
 
 from __future__ import annotations
 
-import datetime
 import json
 import zoneinfo
 
@@ -44,6 +43,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_data impor
     period_bounds,
     period_label,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import utc_time
 
 # What the report action and its callers import from here: the report's public face.
 __all__ = [
@@ -98,7 +98,7 @@ def _duration(seconds, texts):
 def _local(text, zone):
     if not text:
         return ""
-    return datetime.datetime.fromisoformat(text).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return utc_time(text, "time").astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _word(texts, table, value):

@@ -33,6 +33,11 @@ def aware_time(value, name, error=SlaInputError):
     return value
 
 
+def utc_time(value, name, error=SlaInputError):
+    """``value`` read as ``aware_time`` does, in UTC: how records and period bounds compare."""
+    return aware_time(value, name, error).astimezone(datetime.UTC)
+
+
 def parse_now(value, error=SlaInputError):
     """The moment a decision is made for: ``value`` (with a timezone) or the current time."""
     if value in (None, ""):

@@ -12,7 +12,6 @@ no clock reading, only the data's own dates.
 
 from __future__ import annotations
 
-import datetime
 import json
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import (
@@ -28,6 +27,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import
     LANGUAGES,
     texts_of,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import utc_time
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs_data import (
     ADVISED_STATES,
     DEFAULT_HORIZON_DAYS,
@@ -100,8 +100,7 @@ def _moment(text):
     """A recorded time as the documents show it: to the minute, in UTC."""
     if not text:
         return ""
-    moment = datetime.datetime.fromisoformat(text).astimezone(datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return utc_time(text, "time").strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _installed_as(site, texts):

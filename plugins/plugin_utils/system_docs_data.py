@@ -19,8 +19,6 @@ fingerprint, never the key.
 
 from __future__ import annotations
 
-import datetime
-
 from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register import (
     credential_id as register_credential_id,
 )
@@ -30,6 +28,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register impor
     validate_grants,
     validate_people,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     VersionError,
     branch_of,
@@ -360,8 +359,7 @@ def build_docs(
     """
     if not isinstance(horizon_days, int) or horizon_days < 0:
         raise DocsError(f"horizon_days is {horizon_days!r}; expected 0 or more days")
-    if isinstance(today, str):
-        today = datetime.date.fromisoformat(today)
+    today = parse_date(today, "today")
     facts = trail_facts(records)
     register = _people(people)
     documented, advice, listed_people = [], [], set()

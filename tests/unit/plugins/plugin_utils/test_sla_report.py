@@ -397,7 +397,7 @@ def test_an_edit_after_verification_is_refused(trail, monkeypatch):
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        ("2026-03-01T00:00:00", MARCH[1], "start is 2026-03-01T00:00:00 without a UTC offset"),
+        ("2026-03-01T00:00:00", MARCH[1], "start is 2026-03-01T00:00:00 without a timezone"),
         (MARCH[1], MARCH[0], "is not after start"),
         ("March", MARCH[1], "expected an ISO 8601 time"),
     ],
