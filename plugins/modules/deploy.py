@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - twovalue.sla.sla_decision
   - twovalue.sla.health_checks
+  - twovalue.sla.site_release
 options:
   artifact:
     description: The release on the controller, a C(.tar.gz) holding one top directory or a directory.
@@ -38,38 +39,6 @@ options:
   release:
     description: The release's directory name on the host; default O(version).
     type: str
-  site_root:
-    description: The site's directory holding C(releases/), C(shared/) and C(current).
-    type: path
-    required: true
-  site_url:
-    description: The site's base URL as reached from the host.
-    type: str
-    required: true
-  version_marker:
-    description: Path under O(site_url) that reports the release's version.
-    type: str
-    default: sla-version.txt
-  shared_paths:
-    description: Paths inside a release that are links into C(shared/).
-    type: list
-    elements: str
-    default: []
-  schema:
-    description: Run this CMS's schema step in the new release before the switch.
-    type: str
-    choices: [mediawiki, wordpress]
-  database:
-    description: The site's database, dumped before the schema step.
-    type: str
-  keep_releases:
-    description: Releases kept, the current one included.
-    type: int
-    default: 3
-  retry_failed:
-    description: Deploy a release that failed on this site before.
-    type: bool
-    default: false
   override:
     description:
       - Promote to production without a staging pass; C(reason) is required and recorded.

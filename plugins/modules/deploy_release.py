@@ -30,11 +30,8 @@ author:
   - twovalue
 extends_documentation_fragment:
   - twovalue.sla.health_checks
+  - twovalue.sla.site_release
 options:
-  site_root:
-    description: The directory holding C(releases/), C(shared/) and C(current).
-    type: path
-    required: true
   artifact:
     description: The release archive (a C(.tar.gz)) on the host.
     type: path
@@ -51,30 +48,10 @@ options:
     description: What O(version_marker) must contain once the release serves.
     type: str
     required: true
-  version_marker:
-    description: Path under O(site_url) that reports the release's version.
-    type: str
-    default: sla-version.txt
-  site_url:
-    description: The site's base URL as reached from the host.
-    type: str
-    required: true
   strip_components:
     description: Leading directories to strip when unpacking (C(1) for an archive holding one top directory).
     type: int
     default: 1
-  shared_paths:
-    description: Paths inside a release that are links into C(shared/) (settings, uploads).
-    type: list
-    elements: str
-    default: []
-  schema:
-    description: Run this CMS's schema step in the new release before the switch.
-    type: str
-    choices: [mediawiki, wordpress]
-  database:
-    description: The site's database, dumped before the schema step and restored on rollback.
-    type: str
   db_server:
     description: The database server as the site's configuration names it; only a local server is dumped.
     type: str
@@ -84,14 +61,6 @@ options:
     type: list
     elements: str
     default: [apache2]
-  keep_releases:
-    description: Releases kept, the current one included.
-    type: int
-    default: 3
-  retry_failed:
-    description: Deploy a release that failed on this site before.
-    type: bool
-    default: false
   backup_dir:
     description: Where the database dump is kept.
     type: path
