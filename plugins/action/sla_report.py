@@ -14,14 +14,13 @@ import zoneinfo
 
 from ansible.errors import AnsibleError
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_changed
 from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
     SlaAction,
     customer_and_tier,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     AuditError,
-    load_key,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     ReportError,
@@ -81,26 +80,23 @@ class ActionModule(SlaAction):
                 args["period_start"], args["period_end"], targets["timezone"]
             )
             start, end = period_bounds(first_day, last_day, targets["timezone"])
-            settings = audit_writer.callback_settings()
-            trail = audit_writer.customer_trail(
-                task_vars, self._templar.template, customer, args["audit_dir"], settings
+            trail, key = audit_writer.trail_to_read(
+                task_vars, self._templar.template, customer, args["audit_dir"], args["key_file"]
             )
-            key = load_key(args["key_file"] or settings["key_file"])
             period = load_period(trail, start, end, key=key)
             data = build_report(period, targets, customer, tier)
             documents = render_all(data, args["language"])
 
         base = os.path.join(args["report_dir"], customer, f"sla-report-{data['period']['label']}")
         paths = {extension: f"{base}.{extension}" for extension in EXTENSIONS}
-        changed = not all(holds(paths[extension], documents[extension]) for extension in EXTENSIONS)
-        check_mode = self.check_mode
-        if changed and not check_mode:
-            try:
-                for extension in EXTENSIONS:
-                    write_text(paths[extension], documents[extension])
-            except OSError as exc:
-                result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
-                return result
+        try:
+            changed = write_changed(
+                [(paths[extension], documents[extension]) for extension in EXTENSIONS],
+                self.check_mode,
+            )
+        except OSError as exc:
+            result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
+            return result
         result.update(
             changed=changed,
             paths=paths,

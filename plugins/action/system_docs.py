@@ -16,7 +16,7 @@ import zoneinfo
 
 from ansible.errors import AnsibleError
 from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
-from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import holds, write_text
+from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_changed
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     KINDS as CMS_KINDS,
@@ -31,7 +31,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action impor
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     AuditError,
-    load_key,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     ReportError,
@@ -140,12 +139,10 @@ class ActionModule(SlaAction):
                 today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
             stack = load_catalogue_file(args["stack_catalogue"] or STACK_CATALOGUE, STACK_PRODUCTS)
             cms = load_catalogue_file(args["cms_catalogue"] or CMS_CATALOGUE, CMS_KINDS)
-            settings = audit_writer.callback_settings()
-            trail = audit_writer.customer_trail(
-                task_vars, self._templar.template, customer, args["audit_dir"], settings
-            )
             records, trail_file = trail_records(
-                trail, load_key(args["key_file"] or settings["key_file"])
+                *audit_writer.trail_to_read(
+                    task_vars, self._templar.template, customer, args["audit_dir"], args["key_file"]
+                )
             )
             hosts = self._customer_hosts(customer, args["hosts"], task_vars)
             data = build_docs(
@@ -167,22 +164,20 @@ class ActionModule(SlaAction):
             name: {ext: os.path.join(folder, f"{name}.{ext}") for ext in EXTENSIONS}
             for name in DOCUMENTS
         }
-        stale = [
-            (paths[name][ext], documents[name][ext])
-            for name in DOCUMENTS
-            for ext in EXTENSIONS
-            if not holds(paths[name][ext], documents[name][ext])
-        ]
-        check_mode = self.check_mode
-        if stale and not check_mode:
-            try:
-                for path, text in stale:
-                    write_text(path, text)
-            except OSError as exc:
-                result.update(failed=True, msg=f"system documentation for {customer}: {exc}")
-                return result
+        try:
+            changed = write_changed(
+                [
+                    (paths[name][ext], documents[name][ext])
+                    for name in DOCUMENTS
+                    for ext in EXTENSIONS
+                ],
+                self.check_mode,
+            )
+        except OSError as exc:
+            result.update(failed=True, msg=f"system documentation for {customer}: {exc}")
+            return result
         result.update(
-            changed=bool(stale),
+            changed=changed,
             paths=paths,
             hosts=[host["name"] for host in data["hosts"]],
             advice=[

@@ -20,13 +20,9 @@ description:
   - The same trail always gives the same bytes; a report that would not change is not rewritten
     and the task reports C(changed=false). In check mode nothing is written.
   - Runs on the controller only; nothing is executed on the managed host.
+extends_documentation_fragment:
+  - twovalue.sla.sla_documents
 options:
-  sla:
-    description:
-      - The host's SLA context as set by M(twovalue.sla.sla_context) (C(ansible_facts['sla'])),
-        with C(customer), C(tier) and the resolved C(targets).
-    type: dict
-    required: true
   report_dir:
     description: Directory on the controller; the report goes to a folder per customer in it.
     type: path
@@ -39,19 +35,6 @@ options:
   period_end:
     description: Last day of the period, C(YYYY-MM-DD), included.
     type: str
-  language:
-    description: Language of the HTML and Markdown; the JSON holds the same data in either.
-    type: str
-    default: en
-    choices: [en, nl]
-  audit_dir:
-    description:
-      - Directory of the audit trails. Default is the twovalue.sla.audit callback's setting
-        (C(SLA_AUDIT_DIR), C([twovalue_sla_audit] dir) in ansible.cfg, or its default).
-    type: path
-  key_file:
-    description: HMAC key of a keyed trail. Default is the callback's C(key_file) setting.
-    type: path
 author:
   - twovalue
 """

@@ -22,14 +22,11 @@ description:
   - The same facts, register and trail give the same bytes; documents that would not change are not
     rewritten and the task reports C(changed=false). In check mode nothing is written.
   - Shows SSH key fingerprints, never keys; the probe reads no secret.
+  - A customer without a trail yet is documented with no rotation, refusal or backup.
   - Runs on the controller only; nothing is executed on the managed host.
+extends_documentation_fragment:
+  - twovalue.sla.sla_documents
 options:
-  sla:
-    description:
-      - The host's SLA context as set by M(twovalue.sla.sla_context) (C(ansible_facts['sla'])),
-        with C(customer), C(tier) and the resolved C(targets).
-    type: dict
-    required: true
   docs_dir:
     description: Directory on the controller; the documents go to a folder per customer in it.
     type: path
@@ -44,11 +41,6 @@ options:
     description: A component whose end of life is this many days away or fewer becomes advice.
     type: int
     default: 180
-  language:
-    description: Language of the HTML and Markdown (English or Dutch).
-    type: str
-    default: en
-    choices: [en, nl]
   stack_catalogue:
     description:
       - Release catalogue of Debian, Apache, PHP and MariaDB (format 1, as the CMS one).
@@ -58,15 +50,6 @@ options:
     description:
       - Release catalogue of MediaWiki and WordPress.
       - Default is the collection's C(roles/cms/files/release_catalogue.json).
-    type: path
-  audit_dir:
-    description:
-      - Directory of the audit trails. Default is the twovalue.sla.audit callback's setting
-        (C(SLA_AUDIT_DIR), C([twovalue_sla_audit] dir) in ansible.cfg, or its default).
-      - A customer without a trail yet is documented with no rotation, refusal or backup.
-    type: path
-  key_file:
-    description: HMAC key of a keyed trail. Default is the callback's C(key_file) setting.
     type: path
   today:
     description:

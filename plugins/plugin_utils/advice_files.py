@@ -66,3 +66,15 @@ def holds(path, text):
             return handle.read() == mask_document(text)
     except OSError:
         return False
+
+
+def write_changed(documents, check_mode):
+    """Write each ``(path, text)`` whose file does not hold it yet; in check mode none.
+
+    Returns whether any differed, which is the task's ``changed``.
+    """
+    stale = [(path, text) for path, text in documents if not holds(path, text)]
+    if not check_mode:
+        for path, text in stale:
+            write_text(path, text)
+    return bool(stale)
