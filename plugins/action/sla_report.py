@@ -19,18 +19,14 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action impor
     SlaAction,
     customer_and_tier,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
-    AuditError,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaOperationError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
-    ReportError,
     load_period,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     DEFAULT_LANGUAGE,
     EXTENSIONS,
     LANGUAGES,
-    ReportRenderError,
     build_report,
     last_complete_quarter,
     period_bounds,
@@ -72,7 +68,7 @@ class ActionModule(SlaAction):
         customer, tier = sla.get("customer"), sla.get("tier")
         with self.failing_as(
             f"SLA report for {customer}",
-            (ValueError, ReportError, ReportRenderError, AuditError, AnsibleError),
+            (ValueError, SlaOperationError, AnsibleError),
         ):
             customer_and_tier(sla)
             targets = validate_targets(sla.get("targets"))

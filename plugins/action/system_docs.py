@@ -29,11 +29,8 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action impor
     SlaAction,
     customer_and_tier,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
-    AuditError,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaOperationError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
-    ReportError,
     load_period,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
@@ -129,7 +126,7 @@ class ActionModule(SlaAction):
         customer, tier = sla.get("customer"), sla.get("tier")
         with self.failing_as(
             f"system documentation for {customer}",
-            (ValueError, DocsError, ReportError, AuditError, AnsibleError),
+            (ValueError, SlaOperationError, AnsibleError),
         ):
             customer_and_tier(sla)
             if args["today"]:

@@ -23,7 +23,6 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import D
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     CUSTOMER_NAME,
-    AuditError,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import (
     SlaInputError,
@@ -33,7 +32,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import TIER
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_now
 
 # What can go wrong while writing the trail, a vault or a document.
-RECORD_ERRORS = (SlaOperationError, AuditError, AnsibleError, OSError)
+RECORD_ERRORS = (SlaOperationError, AnsibleError, OSError)
 
 
 def decision_argument_spec(**options):

@@ -30,6 +30,8 @@ import os
 import re
 import socket
 
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaOperationError
+
 GENESIS_HASH = "0" * 64
 ALG_SHA256 = "sha256"
 ALG_HMAC_SHA256 = "hmac-sha256"
@@ -88,7 +90,7 @@ HASHED_START = 75  # the '"prev"' member
 MIN_LINE_LENGTH = SEQ_START + len(b'1,"alg":"sha256"}\n')
 
 
-class AuditError(Exception):
+class AuditError(SlaOperationError):
     """The trail could not be read or written; callers must treat it as fatal."""
 
 

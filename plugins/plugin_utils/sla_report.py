@@ -31,6 +31,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     GENESIS_HASH,
     encode_record,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaOperationError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import validate_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import utc_time
 
@@ -64,7 +65,7 @@ LATENCY_FIELDS = (
 )
 
 
-class ReportError(Exception):
+class ReportError(SlaOperationError):
     """The trail cannot back a report: it does not verify, or a record cannot be read."""
 
 

@@ -12,9 +12,10 @@ import re
 
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline import html_text
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import decimal
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 
 
-class ReportRenderError(Exception):
+class ReportRenderError(SlaInputError):
     """The report cannot be laid out: an unknown language, or no plotting library."""
 
 

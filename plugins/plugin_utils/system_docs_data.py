@@ -28,6 +28,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register impor
     validate_grants,
     validate_people,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import (
     VersionError,
@@ -44,7 +45,7 @@ ADVISED_STATES = ("ending", "extended", "end_of_life")
 _CREDENTIAL_PREFIX = "credential "
 
 
-class DocsError(ValueError):
+class DocsError(SlaInputError):
     """The documentation cannot be made from this input; the message says what to fix."""
 
 
