@@ -12,21 +12,16 @@ import datetime
 import os
 import zoneinfo
 
-from ansible.errors import AnsibleError
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_changed
 from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
-    SlaAction,
-    customer_and_tier,
+    DocumentAction,
+    document_argument_spec,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaOperationError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     load_period,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
-    DEFAULT_LANGUAGE,
     EXTENSIONS,
-    LANGUAGES,
     build_report,
     last_complete_quarter,
     period_bounds,
@@ -36,15 +31,11 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import (
     validate_targets,
 )
 
-ARGUMENT_SPEC = {
-    "sla": {"type": "dict", "required": True},
-    "report_dir": {"type": "path", "required": True},
-    "period_start": {"type": "str"},
-    "period_end": {"type": "str"},
-    "language": {"type": "str", "default": DEFAULT_LANGUAGE, "choices": list(LANGUAGES)},
-    "audit_dir": {"type": "path"},
-    "key_file": {"type": "path"},
-}
+ARGUMENT_SPEC = document_argument_spec(
+    report_dir={"type": "path", "required": True},
+    period_start={"type": "str"},
+    period_end={"type": "str"},
+)
 
 
 def report_period(period_start, period_end, timezone, today=None):
@@ -58,41 +49,29 @@ def report_period(period_start, period_end, timezone, today=None):
     return first_day.isoformat(), last_day.isoformat()
 
 
-class ActionModule(SlaAction):
-    _requires_connection = False
+class ActionModule(DocumentAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def act(self, args, result):
-        task_vars = self.task_vars
         sla = args["sla"]
-        customer, tier = sla.get("customer"), sla.get("tier")
-        with self.failing_as(
-            f"SLA report for {customer}",
-            (ValueError, SlaOperationError, AnsibleError),
-        ):
-            customer_and_tier(sla)
+        with self.documenting("SLA report", sla) as (customer, tier):
             targets = validate_targets(sla.get("targets"))
             first_day, last_day = report_period(
                 args["period_start"], args["period_end"], targets["timezone"]
             )
             start, end = period_bounds(first_day, last_day, targets["timezone"])
-            trail, key = audit_writer.trail_to_read(
-                task_vars, self._templar.template, customer, args["audit_dir"], args["key_file"]
-            )
+            trail, key = self.trail_and_key(args, customer)
             period = load_period(trail, start, end, key=key)
             data = build_report(period, targets, customer, tier)
             documents = render_all(data, args["language"])
 
         base = os.path.join(args["report_dir"], customer, f"sla-report-{data['period']['label']}")
         paths = {extension: f"{base}.{extension}" for extension in EXTENSIONS}
-        try:
+        with self.failing_as(f"SLA report for {customer}", OSError):
             changed = write_changed(
                 [(paths[extension], documents[extension]) for extension in EXTENSIONS],
                 self.check_mode,
             )
-        except OSError as exc:
-            result.update(failed=True, msg=f"SLA report for {customer}: {exc}")
-            return result
         result.update(
             changed=changed,
             paths=paths,

@@ -14,8 +14,6 @@ import json
 import os
 import zoneinfo
 
-from ansible.errors import AnsibleError
-from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.advice_files import write_changed
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
 from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
@@ -26,20 +24,17 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.cms_plan import (
     validate_catalogue,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action import (
-    SlaAction,
-    customer_and_tier,
+    DocumentAction,
+    document_argument_spec,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaOperationError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
     load_period,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     DEFAULT_HORIZON_DAYS,
-    DEFAULT_LANGUAGE,
     DOCUMENTS,
     EXTENSIONS,
-    LANGUAGES,
     STACK_PRODUCTS,
     DocsError,
     build_docs,
@@ -53,18 +48,14 @@ CMS_CATALOGUE = os.path.join(_ROLES_DIR, "cms", "files", "release_catalogue.json
 _TRAIL_START = "1970-01-01T00:00:00Z"
 _TRAIL_END = "9999-12-31T00:00:00Z"
 
-ARGUMENT_SPEC = {
-    "sla": {"type": "dict", "required": True},
-    "docs_dir": {"type": "path", "required": True},
-    "hosts": {"type": "list", "elements": "str"},
-    "horizon_days": {"type": "int", "default": DEFAULT_HORIZON_DAYS},
-    "language": {"type": "str", "default": DEFAULT_LANGUAGE, "choices": list(LANGUAGES)},
-    "stack_catalogue": {"type": "path"},
-    "cms_catalogue": {"type": "path"},
-    "audit_dir": {"type": "path"},
-    "key_file": {"type": "path"},
-    "today": {"type": "str"},
-}
+ARGUMENT_SPEC = document_argument_spec(
+    docs_dir={"type": "path", "required": True},
+    hosts={"type": "list", "elements": "str"},
+    horizon_days={"type": "int", "default": DEFAULT_HORIZON_DAYS},
+    stack_catalogue={"type": "path"},
+    cms_catalogue={"type": "path"},
+    today={"type": "str"},
+)
 
 
 def load_catalogue_file(path, products):
@@ -91,8 +82,7 @@ def trail_records(path, key):
     return period["records"], os.path.basename(trail.path)
 
 
-class ActionModule(SlaAction):
-    _requires_connection = False
+class ActionModule(DocumentAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def _customer_hosts(self, customer, names, task_vars):
@@ -123,12 +113,7 @@ class ActionModule(SlaAction):
     def act(self, args, result):
         task_vars = self.task_vars
         sla = args["sla"]
-        customer, tier = sla.get("customer"), sla.get("tier")
-        with self.failing_as(
-            f"system documentation for {customer}",
-            (ValueError, SlaOperationError, AnsibleError),
-        ):
-            customer_and_tier(sla)
+        with self.documenting("system documentation", sla) as (customer, tier):
             if args["today"]:
                 today = parse_date(args["today"], "today")
             else:
@@ -136,11 +121,7 @@ class ActionModule(SlaAction):
                 today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
             stack = load_catalogue_file(args["stack_catalogue"] or STACK_CATALOGUE, STACK_PRODUCTS)
             cms = load_catalogue_file(args["cms_catalogue"] or CMS_CATALOGUE, CMS_KINDS)
-            records, trail_file = trail_records(
-                *audit_writer.trail_to_read(
-                    task_vars, self._templar.template, customer, args["audit_dir"], args["key_file"]
-                )
-            )
+            records, trail_file = trail_records(*self.trail_and_key(args, customer))
             hosts = self._customer_hosts(customer, args["hosts"], task_vars)
             data = build_docs(
                 customer,
@@ -161,7 +142,7 @@ class ActionModule(SlaAction):
             name: {ext: os.path.join(folder, f"{name}.{ext}") for ext in EXTENSIONS}
             for name in DOCUMENTS
         }
-        try:
+        with self.failing_as(f"system documentation for {customer}", OSError):
             changed = write_changed(
                 [
                     (paths[name][ext], documents[name][ext])
@@ -170,9 +151,6 @@ class ActionModule(SlaAction):
                 ],
                 self.check_mode,
             )
-        except OSError as exc:
-            result.update(failed=True, msg=f"system documentation for {customer}: {exc}")
-            return result
         result.update(
             changed=changed,
             paths=paths,

@@ -63,16 +63,6 @@ def customer_trail(task_vars, render, customer, audit_dir=None, settings=None, r
     )
 
 
-def trail_to_read(task_vars, render, customer, audit_dir=None, key_file=None):
-    """``customer``'s trail and the key that verifies it, for a report or a document.
-
-    ``key_file`` defaults to the callback's, as ``audit_dir`` does.
-    """
-    settings = callback_settings()
-    trail = customer_trail(task_vars, render, customer, audit_dir, settings)
-    return trail, load_key(key_file or settings["key_file"])
-
-
 def known_secret_values(task_vars, render, settings=None):
     """The secrets a task's output must never show, and the variable names that mark them.
 

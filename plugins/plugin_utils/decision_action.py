@@ -10,6 +10,11 @@ KeyError, a TypeError) is a defect and surfaces with its traceback.
 options of the twovalue.sla.sla_decision doc fragment, the decision clock
 (always with a timezone), the approval, the customer's trail, and "record
 before acting": a change the trail cannot hold is not made.
+
+``DocumentAction`` adds what writing a customer's documents from the
+verified trail needs: the options of the twovalue.sla.sla_documents doc
+fragment, the trail with the key that verifies it, and one list of what
+ends such an action as failed.
 """
 
 from __future__ import annotations
@@ -18,11 +23,17 @@ import contextlib
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.twovalue.sla.plugins.plugin_utils import audit_writer
 from ansible_collections.twovalue.sla.plugins.plugin_utils.approval_file import load_approval
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import DecisionWriter
+from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.output_masking import masks_known_secrets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_audit import (
     CUSTOMER_NAME,
+    load_key,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import (
     SlaInputError,
@@ -33,6 +44,8 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse
 
 # What can go wrong while writing the trail, a vault or a document.
 RECORD_ERRORS = (SlaOperationError, AnsibleError, OSError)
+# What ends a document action as failed: input it cannot use, a trail it cannot read or trust.
+DOCUMENT_ERRORS = (ValueError, SlaOperationError, AnsibleError)
 
 
 def decision_argument_spec(**options):
@@ -43,6 +56,17 @@ def decision_argument_spec(**options):
         "approval": {"type": "dict"},
         "approval_file": {"type": "path"},
         "now": {"type": "str"},
+    }
+
+
+def document_argument_spec(**options):
+    """``options`` and the ones of doc fragment twovalue.sla.sla_documents."""
+    return {
+        **options,
+        "sla": {"type": "dict", "required": True},
+        "language": {"type": "str", "default": DEFAULT_LANGUAGE, "choices": list(LANGUAGES)},
+        "audit_dir": {"type": "path"},
+        "key_file": {"type": "path"},
     }
 
 
@@ -143,3 +167,21 @@ class DecisionAction(SlaAction):
             writer = self.decision_writer(sla)
             appended = writer.append(records_of(writer))
         return writer, appended
+
+
+class DocumentAction(SlaAction):
+    _requires_connection = False
+
+    @contextlib.contextmanager
+    def documenting(self, what, sla):
+        """Yields ``sla``'s customer and tier; inside the block DOCUMENT_ERRORS end the action."""
+        with self.failing_as(f"{what} for {sla.get('customer')}", DOCUMENT_ERRORS):
+            yield customer_and_tier(sla)
+
+    def trail_and_key(self, args, customer):
+        """``customer``'s trail and the key that verifies it; both default to the callback's."""
+        settings = audit_writer.callback_settings()
+        trail = audit_writer.customer_trail(
+            self.task_vars, self._templar.template, customer, args["audit_dir"], settings
+        )
+        return trail, load_key(args["key_file"] or settings["key_file"])

@@ -17,6 +17,7 @@ import os
 import yaml
 
 LANGUAGES = ("en", "nl")
+DEFAULT_LANGUAGE = "en"
 COMMON = "common"
 _DIRECTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "texts")
 

@@ -28,6 +28,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline impo
     table,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import (
+    DEFAULT_LANGUAGE,
     LANGUAGES,
     decimal,
     texts_of,
@@ -62,7 +63,6 @@ __all__ = [
     "render_markdown",
 ]
 
-DEFAULT_LANGUAGE = "en"
 EXTENSIONS = ("html", "md", "json")
 STRINGS = {language: texts_of("sla_report", language) for language in LANGUAGES}
 

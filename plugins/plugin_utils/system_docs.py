@@ -24,6 +24,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.document_outline impo
     table,
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.document_texts import (
+    DEFAULT_LANGUAGE,
     LANGUAGES,
     texts_of,
 )
@@ -52,7 +53,6 @@ __all__ = [
     "support_status",
 ]
 
-DEFAULT_LANGUAGE = "en"
 DOCUMENTS = ("system-documentation", "migration-advice")
 EXTENSIONS = ("html", "md", "json")
 STRINGS = {language: texts_of("system_docs", language) for language in LANGUAGES}
