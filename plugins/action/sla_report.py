@@ -17,9 +17,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action impor
     DocumentAction,
     document_argument_spec,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
-    load_period,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import load_period
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report_render import (
     EXTENSIONS,
     build_report,

@@ -27,9 +27,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.decision_action impor
     DocumentAction,
     document_argument_spec,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import (
-    load_period,
-)
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_report import load_period
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import parse_date
 from ansible_collections.twovalue.sla.plugins.plugin_utils.system_docs import (
     DEFAULT_HORIZON_DAYS,
