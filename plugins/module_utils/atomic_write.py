@@ -23,12 +23,20 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
+def _mode_under_umask():
+    # A plain open() would create the file 0o666 less the umask; mkstemp creates it 0o600.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
-def atomic_file(path, mode=0o644, owner=None, like=None, chown=os.chown, before_replace=None):
+def atomic_file(path, mode=None, owner=None, like=None, chown=os.chown, before_replace=None):
     """Yield a binary handle whose content replaces ``path`` when the block ends without error.
 
     ``mode`` and ``owner`` (a ``(uid, gid)`` pair, applied with ``chown``) are set on the new
-    file before it appears; ``like`` names an existing file whose mode and owner are copied
+    file before it appears; without ``mode`` the file gets what ``open()`` would give it under
+    the process's umask; ``like`` names an existing file whose mode and owner are copied
     instead. ``before_replace(temporary_path)`` runs on the finished file last; if it raises,
     or the block raises, the temporary file is removed and ``path`` is left as it was.
     """
@@ -43,9 +51,10 @@ def atomic_file(path, mode=0o644, owner=None, like=None, chown=os.chown, before_
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        # Owner first: chown clears setuid/setgid bits that a chmod before it had set.
         if owner is not None:
             chown(tmp, *owner)
+        os.chmod(tmp, _mode_under_umask() if mode is None else mode)
         if before_replace is not None:
             before_replace(tmp)
         os.replace(tmp, path)

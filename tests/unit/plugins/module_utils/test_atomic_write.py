@@ -63,6 +63,30 @@ def test_like_keeps_the_replaced_files_mode_and_owner(tmp_path):
     assert owners == [(path.stat().st_uid, path.stat().st_gid)]
 
 
+def test_setgid_and_setuid_bits_survive_the_owner_change(tmp_path):
+    # chown clears these bits on Linux even for root, so the mode must come after it.
+    path = tmp_path / "LocalSettings.php"
+    path.write_text("old")
+    os.chmod(path, 0o2750)
+    atomic_write(str(path), "new", like=str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o2750
+    atomic_write(str(path), "newer", mode=0o4750, owner=(os.getuid(), os.getgid()))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o4750
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_a_new_file_without_a_mode_follows_the_umask_as_open_would(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        atomic_write(str(tmp_path / "advice.md"), "text")
+        with open(tmp_path / "plain.md", "w", encoding="utf-8") as handle:
+            handle.write("text")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "advice.md").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "plain.md").stat().st_mode) == 0o666 & ~umask
+
+
 def test_a_crash_before_the_rename_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     path = tmp_path / "state.json"
     path.write_text("old")
