@@ -20,7 +20,10 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.access_register impor
     validate_grants,
     validate_people,
 )
-from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import (
+    AuditError,
+    trail_records,
+)
 from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_writer import (
     callback_settings,
     customer_trail,
@@ -36,6 +39,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.secret_store import (
 )
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import may_change
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_time import aware_time
 
 ARGUMENT_SPEC = decision_argument_spec(
     people={"type": "dict", "required": True},
@@ -62,9 +66,7 @@ def last_rotations(trail, host):
     ``trail`` is the customer's trail store (or a trail file's path).
     """
     last = {}
-    lines = list(as_trail(trail).read_lines(contains='"credential '))
-    for line in lines:
-        record = json.loads(line)
+    for record in trail_records(trail, '"credential '):
         item = record.get("item") or ""
         if (
             record.get("activity") == "access"
@@ -73,7 +75,7 @@ def last_rotations(trail, host):
             and not record.get("check_mode")
             and item.startswith("credential ")
         ):
-            moment = datetime.datetime.fromisoformat(record["time"])
+            moment = aware_time(record.get("time"), f"the recorded time of {item}", AuditError)
             key = item[len("credential ") :]
             last[key] = max(last.get(key, moment), moment)
     return last

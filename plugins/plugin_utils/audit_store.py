@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import re
 
@@ -229,6 +230,25 @@ def as_trail(trail):
     if isinstance(trail, (str, os.PathLike)):
         return audit_file.AuditTrail(os.fspath(trail))
     return trail
+
+
+def trail_records(trail, contains):
+    """The records of ``trail`` whose line holds ``contains``, parsed.
+
+    A line that is not a whole record (a write torn by a killed controller, an edit) raises
+    AuditError naming it, so a planner that reads history fails cleanly instead of crashing.
+    """
+    for number, line in enumerate(as_trail(trail).read_lines(contains=contains), 1):
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise AuditError(
+                f"audit trail line {number} holding {contains!r} is not a whole record: "
+                "verify the trail"
+            ) from exc
+        if not isinstance(record, dict):
+            raise AuditError(f"audit trail line {number} holding {contains!r} is not a record")
+        yield record
 
 
 # --------------------------------------------------------------------------- PostgreSQL

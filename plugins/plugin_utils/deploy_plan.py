@@ -16,7 +16,7 @@ import json
 import os
 import tarfile
 
-from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import as_trail
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import trail_records
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_errors import SlaInputError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import may_change
 
@@ -38,9 +38,7 @@ def staging_passes(trail, sha256):
     ``trail`` is the customer's trail store (or a trail file's path).
     """
     hosts = set()
-    lines = list(as_trail(trail).read_lines(contains=sha256))
-    for line in lines:
-        record = json.loads(line)
+    for record in trail_records(trail, sha256):
         result = record.get("result") or {}
         if (
             record.get("kind") == "decision"

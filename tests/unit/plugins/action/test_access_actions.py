@@ -305,3 +305,18 @@ def test_a_defect_in_the_rotation_plan_surfaces_as_itself(tmp_path, audit_dir, m
     monkeypatch.setattr(credential_rotate, "host_access", broken)
     with pytest.raises(KeyError, match="targets"):
         _rotate(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"activity": "access", "decision": "applied", "host": "web1", "item": "credential db',
+        '{"activity": "access", "decision": "applied", "host": "web1", "item": "credential db"}',
+    ],
+    ids=["torn", "no-time"],
+)
+def test_a_damaged_rotation_record_is_an_audit_error_not_a_crash(tmp_path, line):
+    trail = tmp_path / "acme.jsonl"
+    trail.write_text(line + "\n")
+    with pytest.raises(credential_rotate.AuditError, match="line 1|recorded time"):
+        credential_rotate.last_rotations(str(trail), "web1")

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from ansible_collections.twovalue.sla.plugins.plugin_utils.audit_store import AuditError
 from ansible_collections.twovalue.sla.plugins.plugin_utils.deploy_plan import (
     DeployPlanError,
     decide_deploy,
@@ -40,6 +41,15 @@ def test_only_a_healthy_real_staging_deploy_of_the_same_artifact_counts(tmp_path
     trail.write_text("\n".join(lines) + "\n")
     assert staging_passes(str(trail), SHA) == {"stage1"}
     assert staging_passes(str(tmp_path / "none.jsonl"), SHA) == set()
+
+
+def test_a_torn_trail_line_fails_the_plan_cleanly_naming_the_line(tmp_path):
+    # A controller killed mid-append leaves half a line; the plan must fail as an audit error
+    # (which the deploy action reports per host), not crash with a JSON traceback.
+    trail = tmp_path / "acme.jsonl"
+    trail.write_text(record(host="stage1") + "\n" + record(host="stage2")[:40] + SHA + "\n")
+    with pytest.raises(AuditError, match="line 2 .* is not a whole record"):
+        staging_passes(str(trail), SHA)
 
 
 def decide(environment="production", tier="pro", passes=(), override=None, approval=None):
