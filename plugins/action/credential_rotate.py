@@ -190,7 +190,7 @@ class ActionModule(DecisionAction):
             "rotation",
             sla["targets"],
             now,
-            approval=self.approval(args),
+            approval=lambda: self.approval(args),
             change_set=rotation_change_set(host, due),
             scope=self.scope(sla),
         )

@@ -322,7 +322,8 @@ def may_change(
 
     ``kind`` is a row of TIER_RULES; ``targets`` come from ``resolve_targets``
     and ``control`` from ``resolve_control`` (or as configured). ``approval``
-    is the customer's approval as given: it is checked against
+    is the customer's approval as given (or a callable returning it, called only when the
+    rule asks for an approval): it is checked against
     ``change_set`` and ``scope`` only where the rule asks for one.
     ``timing`` is ``window_status`` at ``now``, computed when left out.
     ``facts`` fill an update's reasons: change (its classification),
@@ -363,6 +364,9 @@ def may_change(
             "advise", says["no_window"].format(next_window=timing["next_window"]), "agency"
         )
     if rule == "approval":
+        # A callable is read only here, so a tier that needs no approval never opens the file.
+        if callable(approval):
+            approval = approval()
         return _approved(kind, facts, targets, now, timing, approval, scope)
     return _by_the_clock(facts, targets, now, timing)
 

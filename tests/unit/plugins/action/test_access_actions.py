@@ -320,3 +320,12 @@ def test_a_damaged_rotation_record_is_an_audit_error_not_a_crash(tmp_path, line)
     trail.write_text(line + "\n")
     with pytest.raises(credential_rotate.AuditError, match="line 1|recorded time"):
         credential_rotate.last_rotations(str(trail), "web1")
+
+
+def test_an_active_tier_rotates_in_its_window_without_reading_a_basic_approval_file(
+    tmp_path, audit_dir
+):
+    # One approval file passed fleet-wide for a Basic customer must not stop Pro hosts.
+    result, secrets = _rotate(tmp_path, approval_file=str(tmp_path / "missing-approval.yml"))
+    assert not result.get("failed"), result
+    assert len(secrets) == 1 and result["rotated"]

@@ -22,6 +22,7 @@ from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_gate import (
     change_set_hash,
     may_change,
 )
+from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_tiers import resolve_targets
 from ansible_collections.twovalue.sla.plugins.plugin_utils.sla_versions import classify_change
 from tier_policy_cases import (
     KIND_LAYERS,
@@ -129,3 +130,25 @@ def test_the_one_rule_gives_what_the_old_code_gave(
     if not (kind == "deploy" and allowed):
         # A deploy the tier allows takes its reason from the promotion rules.
         assert answer["reason"] == _PINNED["reasons"][reason]
+
+
+@pytest.mark.parametrize("tier", ["pro", "medium", "basic"])
+def test_an_approval_given_as_a_callable_is_read_only_where_the_rule_asks_for_one(tier):
+    # Rotation across a fleet with one Basic customer's approval file: the active tiers must
+    # decide by their window without opening (or failing on) that file.
+    opened = []
+
+    def approval():
+        opened.append(tier)
+        raise OSError("the approval file is unreadable")
+
+    now = datetime.datetime(2026, 3, 3, 6, 30, tzinfo=datetime.UTC)
+    if tier == "basic":
+        with pytest.raises(OSError, match="unreadable"):
+            may_change("rotation", resolve_targets(tier), now, approval=approval, change_set="c")
+        assert opened == ["basic"]
+    else:
+        answer = may_change(
+            "rotation", resolve_targets(tier), now, approval=approval, change_set="c"
+        )
+        assert opened == [] and answer["decision"] in DECISIONS
