@@ -314,10 +314,8 @@ def customer_objects(customer, hosts, settings, advice=(), start_date=None):
         targets = resolve_targets(tier, own[0].get("sla_overrides"))
     except ValueError as exc:
         raise AwxObjectsError(f"customer {customer}: {exc}") from exc
-    if start_date is None:
-        start_date = datetime.date(2026, 1, 1)
-    elif isinstance(start_date, str):
-        start_date = parse_date(start_date, "start_date", AwxObjectsError)
+    # Empty (an unset inventory variable) means the default, as a missing one does.
+    start_date = parse_date(start_date, "start_date", AwxObjectsError) or datetime.date(2026, 1, 1)
 
     inventory = settings.get("inventory_name", "{customer}").format(customer=customer)
     organization = settings["organization"]

@@ -303,3 +303,10 @@ def test_advice_is_read_from_the_advice_directory(tmp_path):
     (tmp_path / "globex" / "bad.json").write_text("{")
     with pytest.raises(AnsibleFilterError, match="bad.json cannot be read"):
         sla_awx_objects(hosts, SETTINGS, str(tmp_path))
+
+
+def test_an_empty_start_date_means_the_default_as_a_missing_one_does():
+    host = _host("www1", "acme", "pro")
+    assert customer_objects("acme", [host], SETTINGS, start_date="") == customer_objects(
+        "acme", [host], SETTINGS
+    )
