@@ -422,7 +422,7 @@ def _trail_section(data, texts):
         Paragraph(texts["trail_text"].format(file=trail["file"], seq=trail["seq"])),
         Code(trail["head"]),
         Paragraph(texts["trail_check"]),
-        Code(f"python3 sla_audit.py verify {trail['file']} --head {trail['head']}", wrap=False),
+        Code(f"python3 bin/sla_audit.py verify {trail['file']} --head {trail['head']}", wrap=False),
     ]
 
 

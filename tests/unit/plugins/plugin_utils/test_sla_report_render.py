@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import html.parser
 import json
+import pathlib
 
 import pytest
 import sla_report_trail as recorded
@@ -493,3 +494,13 @@ def test_reboots_pending_name_the_kernel_each_hosts_last_update_left_waiting():
     assert report_data._reboots_pending(records) == [
         {"time": "2026-03-09T05:40:00Z", "host": "acme-prod", "kernel": "6.1.0-57-amd64"}
     ]
+
+
+def test_the_check_command_the_report_gives_runs_a_file_the_collection_ships(data):
+    # The customer copies this line: it must name the verifier where the collection has it.
+    collection = pathlib.Path(__file__).resolve().parents[4]
+    command = next(
+        line.strip() for line in render_markdown(data).splitlines() if "sla_audit.py verify" in line
+    )
+    script = command.split()[1]
+    assert command.startswith("python3 ") and (collection / script).is_file(), command
