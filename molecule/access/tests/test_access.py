@@ -217,7 +217,8 @@ def test_basic_withholds_new_accounts_as_advice():
     assert len(advice) == 1
     text = pathlib.Path(advice[0]).read_text(encoding="utf-8", errors="replace")
     assert (
-        "Accesses the agency did not change" in text and "| os_account | alice | created |" in text
+        "Accesses the agency did not change" in text
+        and "| os\\_account | alice | created |" in text
     )
 
 
